@@ -1,0 +1,1 @@
+//! Import: placeholder, being written.

@@ -1,0 +1,2 @@
+//! The `idbulk` command line.
+fn main() {}

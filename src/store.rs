@@ -1,0 +1,753 @@
+//! The identity repository: one SQLite file.
+//!
+//! # Layout
+//!
+//! Rows of every entity type live in one table, `record(entity_type, key, fields)`, where
+//! `fields` is a JSON object from attribute name to canonical text value (empty values are
+//! left out). Keeping attributes by name rather than by column means an administrator can add
+//! attributes or entity types to the schema without a migration; an attribute the schema no
+//! longer declares is simply not read.
+//!
+//! The schema itself is kept in `meta`, with a **revision** counter that every write bumps: a
+//! plan remembers the revision it was built on, and apply refuses if it moved.
+//!
+//! # Safety
+//!
+//! WAL journal, `synchronous = FULL`, `foreign_keys = ON`, a busy timeout, and every write in a
+//! `BEGIN IMMEDIATE` transaction (taken up front, so two writers never deadlock half-way). A
+//! crash during a write leaves the file as before it or as after it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use serde::Serialize;
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::schema::{EntityType, Schema};
+
+/// One stored row: its key and its attribute values in the entity type's attribute order.
+/// An empty string is an empty value.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Row {
+    /// The row's key (unique within its entity type, immutable).
+    pub key: String,
+    /// Canonical text values, one per attribute of the entity type, `""` when empty.
+    pub values: Vec<String>,
+}
+
+impl Row {
+    /// A row with every attribute empty.
+    pub fn empty(key: impl Into<String>, entity_type: &EntityType) -> Row {
+        Row { key: key.into(), values: vec![String::new(); entity_type.attributes.len()] }
+    }
+
+    /// The value of a named attribute (`""` when empty or unknown).
+    pub fn get<'a>(&'a self, entity_type: &EntityType, attribute: &str) -> &'a str {
+        entity_type.attribute_index(attribute).and_then(|i| self.values.get(i)).map_or("", |v| v)
+    }
+
+    /// A name for people: the entity type's display attributes joined by a space, else the key.
+    pub fn display_name(&self, entity_type: &EntityType) -> String {
+        let parts: Vec<&str> = entity_type
+            .display
+            .iter()
+            .map(|d| if *d == entity_type.key { self.key.as_str() } else { self.get(entity_type, d) })
+            .filter(|v| !v.is_empty())
+            .collect();
+        if parts.is_empty() { self.key.clone() } else { parts.join(" ") }
+    }
+}
+
+/// How many rows each entity type holds, and the repository revision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Where the repository file is.
+    pub path: String,
+    /// Name and version of the schema.
+    pub schema: String,
+    /// The revision counter, bumped by every write.
+    pub revision: u64,
+    /// `(entity type, row count)` in schema order.
+    pub counts: Vec<(String, u64)>,
+}
+
+/// An open repository.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    schema: Schema,
+}
+
+/// The schema version of the repository file this build writes. Opening a file with a newer
+/// one is refused rather than risking damage.
+pub const FILE_FORMAT_VERSION: i64 = 2;
+
+/// Migrations, in order: entry `i` takes the file from format `i` to `i + 1`.
+const MIGRATIONS: [&str; 2] = [
+    // 1: rows and metadata.
+    "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+     CREATE TABLE record (
+         entity_type TEXT NOT NULL,
+         key TEXT NOT NULL,
+         fields TEXT NOT NULL,
+         PRIMARY KEY (entity_type, key)
+     ) WITHOUT ROWID;",
+    // 2: history of runs (with before/after images) and thresholds.
+    "CREATE TABLE run (
+         id INTEGER PRIMARY KEY,
+         started_at TEXT NOT NULL,
+         kind TEXT NOT NULL,
+         mode TEXT,
+         file_name TEXT,
+         file_sha256 TEXT,
+         summary TEXT NOT NULL,
+         force_reason TEXT,
+         undo_of INTEGER REFERENCES run(id),
+         revision_before INTEGER NOT NULL,
+         revision_after INTEGER NOT NULL
+     );
+     CREATE TABLE change (
+         run_id INTEGER NOT NULL REFERENCES run(id),
+         seq INTEGER NOT NULL,
+         entity_type TEXT NOT NULL,
+         key TEXT NOT NULL,
+         op TEXT NOT NULL,
+         before TEXT,
+         after TEXT,
+         PRIMARY KEY (run_id, seq)
+     ) WITHOUT ROWID;
+     CREATE INDEX change_by_row ON change (entity_type, key);
+     CREATE TABLE threshold (
+         scope TEXT NOT NULL,
+         counter TEXT NOT NULL,
+         absolute INTEGER NOT NULL,
+         percent REAL NOT NULL,
+         PRIMARY KEY (scope, counter)
+     ) WITHOUT ROWID;",
+];
+
+/// The repository file used when none is named: `$IDBULK_DB` if set, else `repository.db` in
+/// the operating system's data folder for idbulk.
+pub fn default_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("IDBULK_DB").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    directories::ProjectDirs::from("org", "idbulk", "idbulk")
+        .map(|d| d.data_dir().join("repository.db"))
+        .unwrap_or_else(|| PathBuf::from("idbulk-repository.db"))
+}
+
+const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
+
+impl Store {
+    /// Creates a new, empty repository with this schema.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorCode::Usage`] if a repository already exists there, [`ErrorCode::Io`] if the
+    /// folder cannot be created, [`ErrorCode::Repository`] if SQLite refuses the file.
+    pub fn create(path: &Path, schema: &Schema) -> Result<Store> {
+        if path.exists() && std::fs::metadata(path).map(|m| m.len() > 0).unwrap_or(true) {
+            return Err(Error::usage(format!(
+                "A repository already exists at {}. Choose another path or remove it first.",
+                path.display()
+            )));
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create the folder", &e))?;
+        }
+        let mut conn = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE | create_flag())?;
+        migrate(&mut conn, path)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| sql_error(path, e))?;
+        for (name, value) in [("schema", schema.to_toml()), ("revision", "0".to_string())] {
+            tx.execute("INSERT INTO meta (name, value) VALUES (?1, ?2)", params![name, value])
+                .map_err(|e| sql_error(path, e))?;
+        }
+        tx.commit().map_err(|e| sql_error(path, e))?;
+        Ok(Store { conn, path: path.to_path_buf(), schema: schema.clone() })
+    }
+
+    /// Opens an existing repository, upgrading its file format if it is older.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorCode::NotFound`] when there is no file, [`ErrorCode::Repository`] when the file
+    /// is not an idbulk repository, is damaged, or was written by a newer idbulk.
+    pub fn open(path: &Path) -> Result<Store> {
+        let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::new(
+                ErrorCode::NotFound,
+                format!(
+                    "There is no repository at {}. Create one with `idbulk init --demo` (or `idbulk init`).",
+                    path.display()
+                ),
+            ),
+            _ => Error::io(path, "open the repository", &e),
+        })?;
+        if !meta.is_file() {
+            return Err(Error::new(
+                ErrorCode::Repository,
+                format!("{} is not a file, so it cannot be a repository.", path.display()),
+            ));
+        }
+        check_magic(path)?;
+        let mut conn = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        migrate(&mut conn, path)?;
+        let schema_text: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE name = 'schema'", [], |r| r.get(0))
+            .optional()
+            .map_err(|e| sql_error(path, e))?;
+        let Some(schema_text) = schema_text else {
+            return Err(Error::new(
+                ErrorCode::Repository,
+                format!("{} is an SQLite file but not an idbulk repository.", path.display()),
+            ));
+        };
+        let schema = Schema::from_toml(&schema_text).map_err(|e| {
+            Error::new(ErrorCode::Repository, format!("The repository's schema is damaged: {e}"))
+        })?;
+        Ok(Store { conn, path: path.to_path_buf(), schema })
+    }
+
+    /// The schema this repository holds.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// Where the repository file is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The underlying connection, for engine modules that run their own queries.
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The revision counter, bumped by every write.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorCode::Repository`] if the file cannot be read.
+    pub fn revision(&self) -> Result<u64> {
+        let text: String = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE name = 'revision'", [], |r| r.get(0))
+            .map_err(|e| sql_error(&self.path, e))?;
+        text.parse().map_err(|_| {
+            Error::new(ErrorCode::Repository, "The repository's revision counter is damaged.")
+        })
+    }
+
+    /// How many rows an entity type holds.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorCode::Repository`] if the file cannot be read.
+    pub fn count(&self, entity_type: &str) -> Result<u64> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM record WHERE entity_type = ?1",
+                [entity_type],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(|e| sql_error(&self.path, e))
+    }
+
+    /// Row counts per entity type, schema name and revision.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorCode::Repository`] if the file cannot be read.
+    pub fn summary(&self) -> Result<Summary> {
+        let counts = self
+            .schema
+            .entity_types
+            .iter()
+            .map(|t| Ok((t.name.clone(), self.count(&t.name)?)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Summary {
+            path: self.path.display().to_string(),
+            schema: self.schema.to_string(),
+            revision: self.revision()?,
+            counts,
+        })
+    }
+
+    /// Calls `f` with every row of an entity type, in key order, without holding them all.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorCode::Repository`] if the file cannot be read; an error `f` returns stops the scan.
+    pub fn for_each_row(
+        &self,
+        entity_type: &EntityType,
+        mut f: impl FnMut(Row) -> Result<()>,
+    ) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT key, fields FROM record WHERE entity_type = ?1 ORDER BY key")
+            .map_err(|e| sql_error(&self.path, e))?;
+        let mut rows = stmt.query([&entity_type.name]).map_err(|e| sql_error(&self.path, e))?;
+        while let Some(r) = rows.next().map_err(|e| sql_error(&self.path, e))? {
+            let key: String = r.get(0).map_err(|e| sql_error(&self.path, e))?;
+            let fields: String = r.get(1).map_err(|e| sql_error(&self.path, e))?;
+            f(decode_row(entity_type, key, &fields)?)?;
+        }
+        Ok(())
+    }
+
+    /// Every row of an entity type, in key order.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorCode::Repository`] if the file cannot be read.
+    pub fn rows(&self, entity_type: &EntityType) -> Result<Vec<Row>> {
+        let mut out = Vec::new();
+        self.for_each_row(entity_type, |r| {
+            out.push(r);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// One row by key.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorCode::Repository`] if the file cannot be read.
+    pub fn get(&self, entity_type: &EntityType, key: &str) -> Result<Option<Row>> {
+        let fields: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT fields FROM record WHERE entity_type = ?1 AND key = ?2",
+                params![entity_type.name, key],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| sql_error(&self.path, e))?;
+        fields.map(|f| decode_row(entity_type, key.to_string(), &f)).transpose()
+    }
+
+    /// Runs `f` inside one `BEGIN IMMEDIATE` transaction, bumps the revision, and commits.
+    /// If `f` fails, nothing is written.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorCode::Busy`] if another process holds the repository past the busy timeout,
+    /// [`ErrorCode::Repository`] if SQLite refuses the write (read-only file, disk full), or
+    /// the error `f` returned.
+    pub fn write<T>(&mut self, f: impl FnOnce(&mut Writer<'_>) -> Result<T>) -> Result<T> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| sql_error(&path, e))?;
+        let revision: u64 = tx
+            .query_row("SELECT value FROM meta WHERE name = 'revision'", [], |r| {
+                r.get::<_, String>(0)
+            })
+            .map_err(|e| sql_error(&path, e))?
+            .parse()
+            .map_err(|_| Error::new(ErrorCode::Repository, "The revision counter is damaged."))?;
+        let mut writer = Writer { tx, path: &path, revision_before: revision };
+        let out = f(&mut writer)?;
+        let Writer { tx, .. } = writer;
+        tx.execute(
+            "UPDATE meta SET value = ?1 WHERE name = 'revision'",
+            [(revision + 1).to_string()],
+        )
+        .map_err(|e| sql_error(&path, e))?;
+        tx.commit().map_err(|e| sql_error(&path, e))?;
+        Ok(out)
+    }
+
+    /// Runs SQLite's `integrity_check` and `foreign_key_check`; returns the problems found
+    /// (empty when the file is sound).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorCode::Repository`] if the checks cannot run at all.
+    pub fn integrity_problems(&self) -> Result<Vec<String>> {
+        let mut problems = Vec::new();
+        let mut stmt =
+            self.conn.prepare("PRAGMA integrity_check").map_err(|e| sql_error(&self.path, e))?;
+        let lines = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| sql_error(&self.path, e))?;
+        for line in lines {
+            let line = line.map_err(|e| sql_error(&self.path, e))?;
+            if line != "ok" {
+                problems.push(line);
+            }
+        }
+        let mut stmt =
+            self.conn.prepare("PRAGMA foreign_key_check").map_err(|e| sql_error(&self.path, e))?;
+        let fk = stmt
+            .query_map([], |r| Ok(format!("{} row {} breaks a link", r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(|e| sql_error(&self.path, e))?;
+        for line in fk {
+            problems.push(line.map_err(|e| sql_error(&self.path, e))?);
+        }
+        Ok(problems)
+    }
+}
+
+/// Writes inside one transaction; see [`Store::write`].
+pub struct Writer<'a> {
+    tx: rusqlite::Transaction<'a>,
+    path: &'a Path,
+    revision_before: u64,
+}
+
+impl Writer<'_> {
+    /// The revision the repository had when this transaction began.
+    pub fn revision_before(&self) -> u64 {
+        self.revision_before
+    }
+
+    /// Inserts a new row.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorCode::Internal`] if the key already exists (the planner prevents it),
+    /// [`ErrorCode::Repository`] if SQLite refuses the write.
+    pub fn insert(&mut self, entity_type: &EntityType, row: &Row) -> Result<()> {
+        let mut stmt = self
+            .tx
+            .prepare_cached("INSERT INTO record (entity_type, key, fields) VALUES (?1, ?2, ?3)")
+            .map_err(|e| sql_error(self.path, e))?;
+        stmt.execute(params![entity_type.name, row.key, encode_row(entity_type, row)]).map_err(
+            |e| match e.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::ConstraintViolation) => Error::internal(format!(
+                    "{} {} already exists and cannot be created again.",
+                    entity_type.name, row.key
+                )),
+                _ => sql_error(self.path, e),
+            },
+        )?;
+        Ok(())
+    }
+
+    /// Replaces the values of an existing row.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorCode::Internal`] if the row does not exist, [`ErrorCode::Repository`] if SQLite
+    /// refuses the write.
+    pub fn update(&mut self, entity_type: &EntityType, row: &Row) -> Result<()> {
+        let mut stmt = self
+            .tx
+            .prepare_cached("UPDATE record SET fields = ?3 WHERE entity_type = ?1 AND key = ?2")
+            .map_err(|e| sql_error(self.path, e))?;
+        let n = stmt
+            .execute(params![entity_type.name, row.key, encode_row(entity_type, row)])
+            .map_err(|e| sql_error(self.path, e))?;
+        if n != 1 {
+            return Err(Error::internal(format!(
+                "{} {} does not exist and cannot be updated.",
+                entity_type.name, row.key
+            )));
+        }
+        Ok(())
+    }
+
+    /// Deletes a row by key.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorCode::Internal`] if the row does not exist, [`ErrorCode::Repository`] if SQLite
+    /// refuses the write.
+    pub fn delete(&mut self, entity_type: &EntityType, key: &str) -> Result<()> {
+        let mut stmt = self
+            .tx
+            .prepare_cached("DELETE FROM record WHERE entity_type = ?1 AND key = ?2")
+            .map_err(|e| sql_error(self.path, e))?;
+        let n = stmt.execute(params![entity_type.name, key]).map_err(|e| sql_error(self.path, e))?;
+        if n != 1 {
+            return Err(Error::internal(format!(
+                "{} {key} does not exist and cannot be deleted.",
+                entity_type.name
+            )));
+        }
+        Ok(())
+    }
+
+    /// The transaction, for engine modules that write their own tables (history, settings).
+    pub(crate) fn tx(&self) -> &rusqlite::Transaction<'_> {
+        &self.tx
+    }
+
+    /// Where the repository is, for error messages.
+    pub(crate) fn path(&self) -> &Path {
+        self.path
+    }
+}
+
+/// The JSON object kept in `record.fields`: non-empty values by attribute name.
+pub(crate) fn encode_row(entity_type: &EntityType, row: &Row) -> String {
+    let mut map = serde_json::Map::new();
+    for (attr, value) in entity_type.attributes.iter().zip(&row.values) {
+        if !value.is_empty() {
+            map.insert(attr.name.clone(), serde_json::Value::String(value.clone()));
+        }
+    }
+    serde_json::Value::Object(map).to_string()
+}
+
+/// The inverse of [`encode_row`]; attributes the schema no longer declares are dropped.
+pub(crate) fn decode_row(entity_type: &EntityType, key: String, fields: &str) -> Result<Row> {
+    let map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(fields).map_err(|_| {
+            Error::new(
+                ErrorCode::Repository,
+                format!("The stored {} {key} is damaged (its fields are not JSON).", entity_type.name),
+            )
+        })?;
+    let values = entity_type
+        .attributes
+        .iter()
+        .map(|a| match map.get(&a.name) {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(other) if !other.is_null() => other.to_string(),
+            _ => String::new(),
+        })
+        .collect();
+    Ok(Row { key, values })
+}
+
+fn create_flag() -> OpenFlags {
+    OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX
+}
+
+fn check_magic(path: &Path) -> Result<()> {
+    use std::io::Read;
+    let mut head = [0u8; 16];
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, "open", &e))?;
+    let n = file.read(&mut head).map_err(|e| Error::io(path, "read", &e))?;
+    if n == 0 {
+        return Err(Error::new(
+            ErrorCode::Repository,
+            format!(
+                "{} is an empty file, not a repository. Remove it and run `idbulk init`.",
+                path.display()
+            ),
+        ));
+    }
+    if n < SQLITE_MAGIC.len() || head != SQLITE_MAGIC {
+        return Err(Error::new(
+            ErrorCode::Repository,
+            format!("{} is not an idbulk repository (it is not an SQLite file).", path.display()),
+        ));
+    }
+    Ok(())
+}
+
+fn connect(path: &Path, flags: OpenFlags) -> Result<Connection> {
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| sql_error(path, e))?;
+    conn.busy_timeout(Duration::from_secs(5)).map_err(|e| sql_error(path, e))?;
+    // journal_mode answers with a row, so it is read rather than executed.
+    let _mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(|e| sql_error(path, e))?;
+    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")
+        .map_err(|e| sql_error(path, e))?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    let version: i64 =
+        conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| sql_error(path, e))?;
+    if version > FILE_FORMAT_VERSION {
+        return Err(Error::new(
+            ErrorCode::Repository,
+            format!(
+                "{} was written by a newer idbulk (file format {version}, this one knows {FILE_FORMAT_VERSION}). Update idbulk to open it; nothing was changed.",
+                path.display()
+            ),
+        ));
+    }
+    if version == FILE_FORMAT_VERSION {
+        return Ok(());
+    }
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| sql_error(path, e))?;
+    for step in &MIGRATIONS[version as usize..] {
+        tx.execute_batch(step).map_err(|e| sql_error(path, e))?;
+    }
+    tx.pragma_update(None, "user_version", FILE_FORMAT_VERSION).map_err(|e| sql_error(path, e))?;
+    tx.commit().map_err(|e| sql_error(path, e))
+}
+
+/// Turns an SQLite error into a sentence about the repository.
+pub(crate) fn sql_error(path: &Path, e: rusqlite::Error) -> Error {
+    use rusqlite::ErrorCode as C;
+    let where_ = path.display();
+    match e.sqlite_error_code() {
+        Some(C::DatabaseBusy | C::DatabaseLocked) => Error::new(
+            ErrorCode::Busy,
+            format!("The repository {where_} is busy: another idbulk is writing to it. Try again when it has finished."),
+        ),
+        Some(C::ReadOnly) => Error::new(
+            ErrorCode::Repository,
+            format!("The repository {where_} is read-only, so nothing can be written. Check the file's permissions."),
+        ),
+        Some(C::DiskFull) => Error::new(
+            ErrorCode::Repository,
+            format!("The disk holding {where_} is full; nothing was changed. Free some space and try again."),
+        ),
+        Some(C::NotADatabase) => Error::new(
+            ErrorCode::Repository,
+            format!("{where_} is not an idbulk repository, or it is damaged."),
+        ),
+        Some(C::DatabaseCorrupt) => Error::new(
+            ErrorCode::Repository,
+            format!("The repository {where_} is damaged. Restore it from a backup."),
+        ),
+        Some(C::CannotOpen) => Error::new(
+            ErrorCode::Repository,
+            format!("The repository {where_} cannot be opened. Check the path and permissions."),
+        ),
+        _ => Error::new(ErrorCode::Repository, format!("The repository {where_} failed: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user_type(schema: &Schema) -> &EntityType {
+        schema.entity_type("Site").unwrap()
+    }
+
+    fn site(key: &str, name: &str) -> Row {
+        Row { key: key.into(), values: vec![name.into(), String::new(), "France".into()] }
+    }
+
+    #[test]
+    fn a_new_repository_is_empty_at_revision_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(&dir.path().join("r.db"), &Schema::directory()).unwrap();
+        let summary = store.summary().unwrap();
+        assert_eq!(summary.revision, 0);
+        assert!(summary.counts.iter().all(|(_, n)| *n == 0));
+        assert_eq!(summary.counts.len(), 4);
+    }
+
+    #[test]
+    fn writes_round_trip_and_bump_the_revision() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.db");
+        let schema = Schema::directory();
+        let t = user_type(&schema).clone();
+        let mut store = Store::create(&path, &schema).unwrap();
+        store
+            .write(|w| {
+                w.insert(&t, &site("00123", "Héllo, \"Paris\""))?;
+                w.insert(&t, &site("B", "=SUM(A1)"))
+            })
+            .unwrap();
+        assert_eq!(store.revision().unwrap(), 1);
+        drop(store);
+        let mut store = Store::open(&path).unwrap();
+        assert_eq!(store.rows(&t).unwrap(), [site("00123", "Héllo, \"Paris\""), site("B", "=SUM(A1)")]);
+        store.write(|w| w.update(&t, &site("B", "Lyon"))).unwrap();
+        store.write(|w| w.delete(&t, "00123")).unwrap();
+        assert_eq!(store.rows(&t).unwrap(), [site("B", "Lyon")]);
+        assert_eq!(store.revision().unwrap(), 3);
+    }
+
+    #[test]
+    fn a_failed_write_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let schema = Schema::directory();
+        let t = user_type(&schema).clone();
+        let mut store = Store::create(&dir.path().join("r.db"), &schema).unwrap();
+        let err = store
+            .write(|w| {
+                w.insert(&t, &site("A", "x"))?;
+                w.insert(&t, &site("A", "again"))
+            })
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::Internal);
+        assert_eq!(store.count("Site").unwrap(), 0, "the first insert was rolled back");
+        assert_eq!(store.revision().unwrap(), 0);
+    }
+
+    #[test]
+    fn opening_something_that_is_not_a_repository_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = Store::open(&dir.path().join("none.db")).err().unwrap();
+        assert_eq!(missing.code, ErrorCode::NotFound);
+        assert!(missing.message.contains("idbulk init"));
+
+        let text = dir.path().join("notes.db");
+        std::fs::write(&text, "hello, I am a text file pretending").unwrap();
+        let err = Store::open(&text).err().unwrap();
+        assert_eq!(err.code, ErrorCode::Repository);
+        assert!(err.message.contains("not an SQLite file"), "{}", err.message);
+        assert_eq!(std::fs::read_to_string(&text).unwrap(), "hello, I am a text file pretending");
+
+        let empty = dir.path().join("empty.db");
+        std::fs::write(&empty, "").unwrap();
+        assert!(Store::open(&empty).err().unwrap().message.contains("empty file"));
+    }
+
+    #[test]
+    fn a_repository_from_a_newer_idbulk_is_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.db");
+        drop(Store::create(&path, &Schema::directory()).unwrap());
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+        let err = Store::open(&path).err().unwrap();
+        assert_eq!(err.code, ErrorCode::Repository);
+        assert!(err.message.contains("newer idbulk"), "{}", err.message);
+    }
+
+    #[test]
+    fn migrations_upgrade_an_older_file_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute("INSERT INTO meta VALUES ('schema', ?1)", [Schema::directory().to_toml()])
+            .unwrap();
+        conn.execute("INSERT INTO meta VALUES ('revision', '7')", []).unwrap();
+        drop(conn);
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.revision().unwrap(), 7);
+        let v: i64 = store.conn().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, FILE_FORMAT_VERSION);
+        let tables: i64 = store
+            .conn()
+            .query_row("SELECT COUNT(*) FROM sqlite_master WHERE name IN ('run','change')", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(tables, 2, "migration 2 created the history tables");
+        assert!(store.integrity_problems().unwrap().is_empty());
+    }
+
+    #[test]
+    fn creating_over_an_existing_repository_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.db");
+        drop(Store::create(&path, &Schema::directory()).unwrap());
+        assert_eq!(Store::create(&path, &Schema::directory()).err().unwrap().code, ErrorCode::Usage);
+    }
+
+    #[test]
+    fn display_names_use_the_schema() {
+        let schema = Schema::directory();
+        let user = schema.entity_type("User").unwrap();
+        let mut row = Row::empty("u1", user);
+        assert_eq!(row.display_name(user), "u1");
+        row.values[0] = "Ada".into();
+        row.values[1] = "Lovelace".into();
+        assert_eq!(row.display_name(user), "Ada Lovelace");
+    }
+}
