@@ -1,1 +1,560 @@
-//! Import: placeholder, being written.
+//! Import: an uploaded file becomes raw sheets, then each cell becomes a canonical value.
+//!
+//! # Overview
+//!
+//! Reading a file happens in two stages, the way ripgrep turns raw arguments into validated
+//! ones (`lowargs` then `hiargs`):
+//!
+//! 1. **Raw** ([`read`], [`read_bytes`]): the bytes are sniffed for their real format (never the
+//!    extension, [SPEC section 9]), checked against the [`limits`], and read into a
+//!    [`RawWorkbook`]: sheets of [`RawRow`]s whose [`Cell`]s keep exactly what the file held
+//!    (a number is a number, a date is a date, an error cell is an error), each at the row
+//!    number Excel shows. Nothing is interpreted against the schema yet.
+//! 2. **Canonical** ([`canonical`], [`canonical_key`]): the planner, which knows which column
+//!    holds which attribute, turns each cell into the canonical text of [`crate::value`] or a
+//!    [`CellProblem`] (message and fix) that it reports at the cell's [`Location`].
+//!
+//! File-level failures (not a spreadsheet, a zip bomb, a password, a sheet too large) are
+//! [`crate::Error`]s with code [`InvalidInput`](crate::ErrorCode::InvalidInput) and a sentence
+//! naming the file; nothing is read past them.
+//!
+//! # Glossary
+//!
+//! - **Sniffing**: deciding the format from the first bytes and the archive's directory.
+//! - **Raw sheet**: one sheet's header row and data rows, before any validation.
+//! - **Header row**: the first row of a sheet that holds anything (normally row 1).
+//! - **Canonical value**: the one text form a value is stored in (see [`crate::value`]).
+//! - **Notice**: something the person should know that does not stop the import (a file read
+//!   as Windows-1252, a hidden sheet skipped, merged cells).
+//!
+//! # Supported inputs
+//!
+//! | format | how it is recognised | read with |
+//! |---|---|---|
+//! | `.xlsx`, `.xlsm` | zip with `[Content_Types].xml` and `xl/workbook.xml` | calamine, streamed cell by cell |
+//! | `.ods` | zip whose `mimetype` is `application/vnd.oasis.opendocument.spreadsheet` | calamine |
+//! | `.xls` | OLE2 compound file with a `Workbook` (or `Book`) stream | calamine |
+//! | `.csv` | anything else that is text | the `csv` crate |
+//!
+//! Refused with a sentence saying what the file really is: `.xlsb` (binary workbooks),
+//! password-protected workbooks (an OLE2 file holding `EncryptedPackage`, an `.xls` with a
+//! `FILEPASS` record, an encrypted `.ods`), other Office documents, PDF, images, HTML or MHTML
+//! saved with a spreadsheet extension, Excel 2003 XML (SpreadsheetML), other XML, binary files,
+//! empty files, damaged or truncated zip archives.
+//!
+//! # Decisions
+//!
+//! - **Sheets read.** Every visible worksheet except [`README_SHEET`] and [`LISTS_SHEET`].
+//!   [`METADATA_SHEET`] is read into [`RawWorkbook::metadata`] as (column A, column B) pairs,
+//!   one per row whose column A is not blank. Other hidden sheets are skipped with a notice
+//!   (a hidden sheet is not something the person sees, so it must not silently change data).
+//!   Chart and macro sheets are skipped silently. Sheet names are compared ignoring ASCII case.
+//! - **Header row.** The first row holding a non-blank cell; rows above it are blank by
+//!   definition. Its columns, plus any column that holds data below an empty header, become
+//!   [`RawSheet::headers`] (an empty [`RawHeader::text`] then tells the planner that data sits
+//!   under no header, rather than dropping it silently).
+//! - **Blank rows.** A row whose cells are all [`Cell::Empty`] or whitespace-only text is
+//!   skipped (trailing rows Excel keeps after a delete are such rows). Row numbers of the rows
+//!   kept are unchanged, so a finding still points at the right row.
+//! - **Formulas.** A formula cell is read as its cached result. An `.xlsx` formula with no
+//!   cached result (written by a program that does not calculate) becomes
+//!   [`Cell::FormulaWithoutValue`]; a formula whose result is the empty string is
+//!   [`Cell::Empty`].
+//! - **Dates.** calamine decides from the number format whether a number is a date, and applies
+//!   the 1904 date system when the workbook uses it. See [`Cell::DateTime`].
+//! - **CSV.** One file is one sheet, named after the file stem. Encoding: a byte-order mark
+//!   decides, else [`CsvOptions::encoding`], else UTF-8 when valid and Windows-1252 with a
+//!   notice otherwise. Separator: a `sep=X` first line (it describes this very file, so it
+//!   wins over the setting, and is not a row), else [`CsvOptions::separator`], else the most
+//!   frequent of `,` `;` tab outside quotes in the header line. Row numbers are those a
+//!   spreadsheet shows: one per record (a quoted cell spanning lines is one row), empty lines
+//!   and [`CsvOptions::skip_lines`] counted. Records may be ragged. An empty field is
+//!   [`Cell::Empty`]; others are [`Cell::Text`] with the formula-injection `'` removed
+//!   ([`crate::value::csv_import`]); header texts are kept as written.
+//! - **Whitespace.** Raw cells keep every character. [`canonical`] trims surrounding whitespace
+//!   for every kind except text (kept as typed so that export then import round-trips
+//!   exactly); [`canonical_key`] trims too.
+//!
+//! [SPEC section 9]: ../../shared/SPEC.md
+//! [`README_SHEET`]: crate::template::README_SHEET
+//! [`LISTS_SHEET`]: crate::template::LISTS_SHEET
+//! [`METADATA_SHEET`]: crate::template::METADATA_SHEET
+
+mod canonical;
+mod cfb;
+mod csv;
+pub mod limits;
+mod location;
+mod prescan;
+mod sheet;
+mod sniff;
+mod spreadsheet;
+
+use std::fmt;
+use std::io::Read;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::schema::{EntityType, Schema};
+
+pub use canonical::{CellProblem, NULL_NULL, canonical, canonical_key};
+pub use location::{Location, column_letters};
+
+/// The real format of an uploaded file, decided from its content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileFormat {
+    /// Office Open XML workbook: `.xlsx` or `.xlsm` (macros are never run nor read).
+    Xlsx,
+    /// Excel 97-2003 workbook.
+    Xls,
+    /// OpenDocument spreadsheet (LibreOffice, Google Sheets export).
+    Ods,
+    /// Delimited text: one entity type per file.
+    Csv,
+}
+
+impl FileFormat {
+    /// A short name for people: `xlsx`, `xls`, `ods` or `csv`.
+    pub fn name(self) -> &'static str {
+        match self {
+            FileFormat::Xlsx => "xlsx",
+            FileFormat::Xls => "xls",
+            FileFormat::Ods => "ods",
+            FileFormat::Csv => "csv",
+        }
+    }
+}
+
+impl fmt::Display for FileFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A whole uploaded file, read but not validated.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RawWorkbook {
+    /// The file's name as the person knows it (no folder), used in messages.
+    pub file_name: String,
+    /// The real format, from the content.
+    pub format: FileFormat,
+    /// The data sheets in workbook order (a CSV file gives one, named after the file stem).
+    pub sheets: Vec<RawSheet>,
+    /// Key/value pairs of the hidden metadata sheet, in row order; empty when there is none.
+    pub metadata: Vec<(String, String)>,
+    /// What the person should know that did not stop the import.
+    pub notices: Vec<Notice>,
+    /// For CSV: the entity type chosen in the connection settings ([`CsvOptions::entity_type`]).
+    pub csv_entity_type: Option<String>,
+}
+
+/// One sheet: its header row and its non-blank data rows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RawSheet {
+    /// The sheet name as written in the workbook (for CSV: the file stem).
+    pub name: String,
+    /// The header cells, left to right.
+    pub headers: Vec<RawHeader>,
+    /// The data rows below the header, top to bottom, blank rows left out.
+    pub rows: Vec<RawRow>,
+}
+
+/// One header cell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RawHeader {
+    /// 0-based column index; shown to people as Excel letters ([`column_letters`]).
+    pub column: u32,
+    /// The header text as written (not trimmed); empty when data sits under no header.
+    pub text: String,
+}
+
+/// One data row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RawRow {
+    /// The row number as Excel shows it (1-based; the header is usually row 1).
+    pub row: u32,
+    /// One cell per header, in the same order. For CSV a ragged record can hold fewer or more
+    /// cells than there are headers; the planner reports it.
+    pub cells: Vec<Cell>,
+}
+
+/// What one cell holds, exactly as the file stored it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
+pub enum Cell {
+    /// Nothing (also: a string of length zero, a formula whose result is the empty string).
+    Empty,
+    /// A string, with every character kept.
+    Text(String),
+    /// A whole number (`.xls` and `.ods` can store them as such).
+    Int(i64),
+    /// A number; `.xlsx` stores every number this way.
+    Float(f64),
+    /// TRUE or FALSE.
+    Bool(bool),
+    /// A date or date-time.
+    DateTime {
+        /// The serial number as the workbook stores it, in the workbook's own date system
+        /// (1900 or 1904); for `.ods`, days since 1899-12-30.
+        serial: f64,
+        /// The date it stands for: `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SS` when the time is not
+        /// midnight, or `HH:MM:SS` for a time of day alone.
+        iso: String,
+    },
+    /// A duration (Excel `[h]:mm:ss` format, ODS `PT..` values), as text.
+    Duration(String),
+    /// An Excel error value, e.g. `#N/A`.
+    Error(String),
+    /// A formula with no cached result; holds the formula text without `=`.
+    FormulaWithoutValue(String),
+}
+
+impl Cell {
+    /// Whether the cell is empty or holds whitespace only (a row of such cells is blank).
+    pub fn is_blank(&self) -> bool {
+        match self {
+            Cell::Empty => true,
+            Cell::Text(text) => text.trim().is_empty(),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Cell {
+    /// The value as a person would see it: used for headers, metadata and messages.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cell::Empty => Ok(()),
+            Cell::Text(text) => f.write_str(text),
+            Cell::Int(i) => write!(f, "{i}"),
+            // Rust prints the shortest text that reads back as the same number, without `.0`.
+            Cell::Float(x) => write!(f, "{}", if *x == 0.0 { 0.0 } else { *x }),
+            Cell::Bool(true) => f.write_str("TRUE"),
+            Cell::Bool(false) => f.write_str("FALSE"),
+            Cell::DateTime { iso, .. } => f.write_str(iso),
+            Cell::Duration(text) | Cell::Error(text) => f.write_str(text),
+            Cell::FormulaWithoutValue(formula) => write!(f, "={formula}"),
+        }
+    }
+}
+
+/// Something the person should know about the file that does not stop the import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Notice {
+    /// The sheet concerned, if any.
+    pub sheet: Option<String>,
+    /// A sentence for people.
+    pub message: String,
+}
+
+impl fmt::Display for Notice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// A text encoding a CSV file can be read in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TextEncoding {
+    /// UTF-8, with or without a byte-order mark.
+    Utf8,
+    /// UTF-16 little-endian (what Excel's "Unicode text" writes).
+    Utf16Le,
+    /// UTF-16 big-endian.
+    Utf16Be,
+    /// Windows-1252 (Western European "ANSI"), what older Excel writes as "CSV".
+    Windows1252,
+}
+
+impl TextEncoding {
+    /// The name shown in settings and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            TextEncoding::Utf8 => "UTF-8",
+            TextEncoding::Utf16Le => "UTF-16LE",
+            TextEncoding::Utf16Be => "UTF-16BE",
+            TextEncoding::Windows1252 => "Windows-1252",
+        }
+    }
+
+    /// Parses a name as a person or a settings file writes it (`utf-8`, `UTF8`, `cp1252`,
+    /// `latin1`, ...), ignoring case.
+    pub fn parse(name: &str) -> Option<TextEncoding> {
+        let n: String = name
+            .trim()
+            .to_ascii_lowercase()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect();
+        match n.as_str() {
+            "utf8" => Some(TextEncoding::Utf8),
+            "utf16" | "utf16le" | "unicode" => Some(TextEncoding::Utf16Le),
+            "utf16be" => Some(TextEncoding::Utf16Be),
+            "windows1252" | "cp1252" | "ansi" | "latin1" | "iso88591" => {
+                Some(TextEncoding::Windows1252)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// How to read CSV files (the connection's CSV settings, SPEC section 3).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CsvOptions {
+    /// The encoding when the file has no byte-order mark; `None` detects it (UTF-8 if the
+    /// bytes are valid UTF-8, else Windows-1252 with a notice). A byte-order mark always wins.
+    pub encoding: Option<TextEncoding>,
+    /// The separator byte; `None` uses a `sep=` first line, else detects it from the header.
+    pub separator: Option<u8>,
+    /// Lines to skip before the header (after a `sep=` line, if any).
+    pub skip_lines: usize,
+    /// The entity type of a CSV file whose name names none.
+    pub entity_type: Option<String>,
+}
+
+/// How a sheet's entity type was found ([`RawWorkbook::entity_type_of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchedBy {
+    /// The sheet name (or the CSV file stem) names the type, ignoring case.
+    Name,
+    /// The CSV connection setting names it.
+    Setting,
+    /// The CSV header matches its key and attributes best.
+    Headers,
+}
+
+impl RawWorkbook {
+    /// The entity type a sheet holds, and how it was found.
+    ///
+    /// A workbook sheet is matched by name only (ignoring case). A CSV file (SPEC section 3)
+    /// holds the type its file stem names (`User.csv`), else the one of
+    /// [`CsvOptions::entity_type`], else the one [`guess_entity_type`] picks from its header.
+    pub fn entity_type_of<'s>(
+        &self,
+        schema: &'s Schema,
+        sheet: &RawSheet,
+    ) -> Option<(&'s EntityType, MatchedBy)> {
+        if let Some(t) = schema.entity_type_ignore_case(&sheet.name) {
+            return Some((t, MatchedBy::Name));
+        }
+        if self.format != FileFormat::Csv {
+            return None;
+        }
+        if let Some(name) = &self.csv_entity_type {
+            return schema.entity_type_ignore_case(name).map(|t| (t, MatchedBy::Setting));
+        }
+        guess_entity_type(schema, &sheet.headers).map(|t| (t, MatchedBy::Headers))
+    }
+}
+
+/// The entity type whose key and attributes a header row matches best, for a CSV file whose
+/// name names no type.
+///
+/// Headers are compared trimmed and ignoring case; `Command` is ignored. A type is a candidate
+/// only if its key column is present; the candidate matching the most columns wins. A tie
+/// (e.g. a header of just `Identifier,DisplayName`, shared by several types) gives `None`, so
+/// the caller asks the person to choose rather than guessing wrong.
+pub fn guess_entity_type<'s>(schema: &'s Schema, headers: &[RawHeader]) -> Option<&'s EntityType> {
+    let names: Vec<String> = headers
+        .iter()
+        .map(|h| h.text.trim().to_lowercase())
+        .filter(|h| !h.is_empty() && !h.eq_ignore_ascii_case(crate::template::COMMAND_COLUMN))
+        .collect();
+    let has = |name: &str| names.iter().any(|n| *n == name.to_lowercase());
+    let mut best: Option<(&EntityType, usize)> = None;
+    let mut tied = false;
+    for t in &schema.entity_types {
+        if !has(&t.key) {
+            continue;
+        }
+        let score = t.headers().filter(|h| has(h)).count();
+        match best {
+            Some((_, s)) if score < s => {}
+            Some((_, s)) if score == s => tied = true,
+            _ => {
+                best = Some((t, score));
+                tied = false;
+            }
+        }
+    }
+    if tied { None } else { best.map(|(t, _)| t) }
+}
+
+/// Reads an uploaded file into raw sheets.
+///
+/// # Errors
+///
+/// [`NotFound`](crate::ErrorCode::NotFound) when the file does not exist,
+/// [`Io`](crate::ErrorCode::Io) when it cannot be read,
+/// [`InvalidInput`](crate::ErrorCode::InvalidInput) when it is not a regular file, is larger
+/// than [`limits::MAX_FILE_BYTES`], or anything [`read_bytes`] refuses.
+///
+/// # Examples
+///
+/// ```no_run
+/// use idbulk::import::{CsvOptions, read};
+///
+/// let workbook = read("Users.xlsx".as_ref(), &CsvOptions::default())?;
+/// for sheet in &workbook.sheets {
+///     println!("{}: {} rows", sheet.name, sheet.rows.len());
+/// }
+/// # Ok::<(), idbulk::Error>(())
+/// ```
+pub fn read(path: &Path, options: &CsvOptions) -> Result<RawWorkbook> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, "read", &e))?;
+    if meta.is_dir() {
+        return Err(Error::invalid_input(format!(
+            "{} is a folder, not a file: choose the spreadsheet itself.",
+            path.display()
+        )));
+    }
+    if !meta.is_file() {
+        return Err(Error::invalid_input(format!(
+            "{} is not a regular file: choose a spreadsheet or CSV file.",
+            path.display()
+        )));
+    }
+    limits::check_file_size(&name, meta.len())?;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, "open", &e))?;
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    // The file may grow between the size check and the read: never read past the limit.
+    file.take(limits::MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, "read", &e))?;
+    read_bytes(&name, &bytes, options)
+}
+
+/// Reads a file already in memory; `name` is its file name, used for messages and, for CSV,
+/// as the sheet name (its stem). Handy for tests and fuzzing.
+///
+/// # Errors
+///
+/// [`InvalidInput`](crate::ErrorCode::InvalidInput) with a sentence naming the file when it is
+/// empty, too large, not a supported spreadsheet (see the module docs), password-protected,
+/// beyond the [`limits`], or damaged.
+pub fn read_bytes(name: &str, bytes: &[u8], options: &CsvOptions) -> Result<RawWorkbook> {
+    limits::check_file_size(name, bytes.len() as u64)?;
+    let file_name = Path::new(name)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| name.to_string());
+    let mut workbook = match sniff::sniff(&file_name, bytes)? {
+        sniff::Sniffed::Xlsx => spreadsheet::read_xlsx(&file_name, bytes)?,
+        sniff::Sniffed::Xls => spreadsheet::read_xls(&file_name, bytes)?,
+        sniff::Sniffed::Ods => spreadsheet::read_ods(&file_name, bytes)?,
+        sniff::Sniffed::Text => csv::read(&file_name, bytes, options)?,
+    };
+    workbook.csv_entity_type =
+        if workbook.format == FileFormat::Csv { options.entity_type.clone() } else { None };
+    Ok(workbook)
+}
+
+/// An input error: the file has problems.
+fn invalid(message: String) -> Error {
+    Error::invalid_input(message)
+}
+
+#[cfg(test)]
+pub(crate) mod test_support;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorCode;
+
+    fn headers(names: &[&str]) -> Vec<RawHeader> {
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| RawHeader { column: i as u32, text: n.to_string() })
+            .collect()
+    }
+
+    #[test]
+    fn guessing_picks_the_type_whose_columns_match_best() {
+        let schema = Schema::directory();
+        let user = headers(&["identifier", " LastName ", "Email", "Unknown"]);
+        assert_eq!(guess_entity_type(&schema, &user).map(|t| t.name.as_str()), Some("User"));
+        let site = headers(&["Identifier", "DisplayName", "City"]);
+        assert_eq!(guess_entity_type(&schema, &site).map(|t| t.name.as_str()), Some("Site"));
+    }
+
+    #[test]
+    fn guessing_refuses_ties_and_headers_without_a_key() {
+        let schema = Schema::directory();
+        let shared = headers(&["Command", "Identifier", "DisplayName"]);
+        assert_eq!(guess_entity_type(&schema, &shared), None, "Organization, Site, UserType tie");
+        assert_eq!(guess_entity_type(&schema, &headers(&["LastName", "Email"])), None);
+    }
+
+    #[test]
+    fn a_csv_file_takes_its_type_from_its_name_then_the_setting_then_its_header() {
+        let schema = Schema::directory();
+        let sheet = |name: &str, cols: &[&str]| RawSheet {
+            name: name.into(),
+            headers: headers(cols),
+            rows: vec![],
+        };
+        let mut wb = RawWorkbook {
+            file_name: "x.csv".into(),
+            format: FileFormat::Csv,
+            sheets: vec![],
+            metadata: vec![],
+            notices: vec![],
+            csv_entity_type: Some("site".into()),
+        };
+        let by_name = wb.entity_type_of(&schema, &sheet("user", &["Identifier"]));
+        assert_eq!(by_name.map(|(t, m)| (t.name.as_str(), m)), Some(("User", MatchedBy::Name)));
+        let by_setting = wb.entity_type_of(&schema, &sheet("export", &["Identifier", "LastName"]));
+        assert_eq!(
+            by_setting.map(|(t, m)| (t.name.as_str(), m)),
+            Some(("Site", MatchedBy::Setting))
+        );
+        wb.csv_entity_type = None;
+        let by_headers = wb.entity_type_of(&schema, &sheet("export", &["Identifier", "LastName"]));
+        assert_eq!(
+            by_headers.map(|(t, m)| (t.name.as_str(), m)),
+            Some(("User", MatchedBy::Headers))
+        );
+        wb.format = FileFormat::Xlsx;
+        assert_eq!(wb.entity_type_of(&schema, &sheet("export", &["Identifier"])), None);
+    }
+
+    #[test]
+    fn cells_display_as_a_person_sees_them() {
+        assert_eq!(Cell::Float(42.0).to_string(), "42");
+        assert_eq!(Cell::Float(-0.0).to_string(), "0");
+        assert_eq!(Cell::Float(12.5).to_string(), "12.5");
+        assert_eq!(Cell::Bool(true).to_string(), "TRUE");
+        assert_eq!(Cell::FormulaWithoutValue("SUM(A1:A3)".into()).to_string(), "=SUM(A1:A3)");
+        assert!(Cell::Text(" \t".into()).is_blank());
+        assert!(!Cell::Int(0).is_blank());
+    }
+
+    #[test]
+    fn encodings_parse_from_common_names() {
+        assert_eq!(TextEncoding::parse("utf-8"), Some(TextEncoding::Utf8));
+        assert_eq!(TextEncoding::parse("CP1252"), Some(TextEncoding::Windows1252));
+        assert_eq!(TextEncoding::parse("UTF-16 BE"), Some(TextEncoding::Utf16Be));
+        assert_eq!(TextEncoding::parse("ebcdic"), None);
+    }
+
+    #[test]
+    fn reading_a_folder_or_a_missing_file_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = read(dir.path(), &CsvOptions::default()).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidInput);
+        assert!(e.message.contains("is a folder"), "{}", e.message);
+        let e = read(&dir.path().join("nope.xlsx"), &CsvOptions::default()).unwrap_err();
+        assert_eq!(e.code, ErrorCode::NotFound);
+    }
+}
