@@ -43,9 +43,7 @@ impl ErrorCode {
             ErrorCode::Usage | ErrorCode::NotFound => 2,
             ErrorCode::Blocked => 3,
             ErrorCode::Busy => 4,
-            ErrorCode::Repository | ErrorCode::Io | ErrorCode::Cancelled | ErrorCode::Internal => {
-                5
-            }
+            ErrorCode::Repository | ErrorCode::Io | ErrorCode::Cancelled | ErrorCode::Internal => 5,
         }
     }
 }

@@ -18,12 +18,17 @@
 //! - **Complete**: each sheet in the file is the whole truth for its entity type.
 //! - **Incremental**: each row says what to do with it in its `Command` column.
 
+pub mod apply;
+pub mod connection;
 pub mod demo;
 pub mod error;
+pub mod history;
 pub mod import;
+pub mod plan;
 pub mod schema;
 pub mod store;
 pub mod template;
+pub mod thresholds;
 pub mod value;
 
 pub use error::{Error, ErrorCode, Result};

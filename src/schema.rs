@@ -190,7 +190,8 @@ impl Schema {
     /// rule is broken: empty or duplicate names, a reserved name, a reference to an unknown
     /// entity type, or a role naming something that does not exist or has the wrong kind.
     pub fn from_toml(text: &str) -> Result<Schema, SchemaError> {
-        let schema: Schema = toml::from_str(text).map_err(|e| SchemaError::Syntax(e.to_string()))?;
+        let schema: Schema =
+            toml::from_str(text).map_err(|e| SchemaError::Syntax(e.to_string()))?;
         schema.validate()?;
         Ok(schema)
     }
@@ -326,9 +327,7 @@ impl Schema {
             &refers_to(r.worker_type.clone()),
         )?;
         attr_of("person_site", &r.person, &r.person_site, &refers_to(r.site.clone()))?;
-        attr_of("person_end_date", &r.person, &r.person_end_date, &|k| {
-            *k == AttributeKind::Date
-        })?;
+        attr_of("person_end_date", &r.person, &r.person_end_date, &|k| *k == AttributeKind::Date)?;
         attr_of(
             "organization_manager",
             &r.organization,

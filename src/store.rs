@@ -49,12 +49,15 @@ impl Row {
 
     /// A name for people: the entity type's display attributes joined by a space, else the key.
     pub fn display_name(&self, entity_type: &EntityType) -> String {
-        let parts: Vec<&str> = entity_type
-            .display
-            .iter()
-            .map(|d| if *d == entity_type.key { self.key.as_str() } else { self.get(entity_type, d) })
-            .filter(|v| !v.is_empty())
-            .collect();
+        let parts: Vec<&str> =
+            entity_type
+                .display
+                .iter()
+                .map(|d| {
+                    if *d == entity_type.key { self.key.as_str() } else { self.get(entity_type, d) }
+                })
+                .filter(|v| !v.is_empty())
+                .collect();
         if parts.is_empty() { self.key.clone() } else { parts.join(" ") }
     }
 }
@@ -138,8 +141,6 @@ pub fn default_path() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("idbulk-repository.db"))
 }
 
-const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
-
 impl Store {
     /// Creates a new, empty repository with this schema.
     ///
@@ -193,7 +194,7 @@ impl Store {
                 format!("{} is not a file, so it cannot be a repository.", path.display()),
             ));
         }
-        check_magic(path)?;
+        check_not_empty(path, meta.len())?;
         let mut conn = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         migrate(&mut conn, path)?;
         let schema_text: Option<String> = conn
@@ -249,11 +250,9 @@ impl Store {
     /// [`ErrorCode::Repository`] if the file cannot be read.
     pub fn count(&self, entity_type: &str) -> Result<u64> {
         self.conn
-            .query_row(
-                "SELECT COUNT(*) FROM record WHERE entity_type = ?1",
-                [entity_type],
-                |r| r.get::<_, i64>(0),
-            )
+            .query_row("SELECT COUNT(*) FROM record WHERE entity_type = ?1", [entity_type], |r| {
+                r.get::<_, i64>(0)
+            })
             .map(|n| n as u64)
             .map_err(|e| sql_error(&self.path, e))
     }
@@ -376,9 +375,8 @@ impl Store {
         let mut problems = Vec::new();
         let mut stmt =
             self.conn.prepare("PRAGMA integrity_check").map_err(|e| sql_error(&self.path, e))?;
-        let lines = stmt
-            .query_map([], |r| r.get::<_, String>(0))
-            .map_err(|e| sql_error(&self.path, e))?;
+        let lines =
+            stmt.query_map([], |r| r.get::<_, String>(0)).map_err(|e| sql_error(&self.path, e))?;
         for line in lines {
             let line = line.map_err(|e| sql_error(&self.path, e))?;
             if line != "ok" {
@@ -388,7 +386,9 @@ impl Store {
         let mut stmt =
             self.conn.prepare("PRAGMA foreign_key_check").map_err(|e| sql_error(&self.path, e))?;
         let fk = stmt
-            .query_map([], |r| Ok(format!("{} row {} breaks a link", r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .query_map([], |r| {
+                Ok(format!("{} row {} breaks a link", r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })
             .map_err(|e| sql_error(&self.path, e))?;
         for line in fk {
             problems.push(line.map_err(|e| sql_error(&self.path, e))?);
@@ -467,7 +467,8 @@ impl Writer<'_> {
             .tx
             .prepare_cached("DELETE FROM record WHERE entity_type = ?1 AND key = ?2")
             .map_err(|e| sql_error(self.path, e))?;
-        let n = stmt.execute(params![entity_type.name, key]).map_err(|e| sql_error(self.path, e))?;
+        let n =
+            stmt.execute(params![entity_type.name, key]).map_err(|e| sql_error(self.path, e))?;
         if n != 1 {
             return Err(Error::internal(format!(
                 "{} {key} does not exist and cannot be deleted.",
@@ -505,7 +506,10 @@ pub(crate) fn decode_row(entity_type: &EntityType, key: String, fields: &str) ->
         serde_json::from_str(fields).map_err(|_| {
             Error::new(
                 ErrorCode::Repository,
-                format!("The stored {} {key} is damaged (its fields are not JSON).", entity_type.name),
+                format!(
+                    "The stored {} {key} is damaged (its fields are not JSON).",
+                    entity_type.name
+                ),
             )
         })?;
     let values = entity_type
@@ -524,24 +528,20 @@ fn create_flag() -> OpenFlags {
     OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX
 }
 
-fn check_magic(path: &Path) -> Result<()> {
-    use std::io::Read;
-    let mut head = [0u8; 16];
-    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, "open", &e))?;
-    let n = file.read(&mut head).map_err(|e| Error::io(path, "read", &e))?;
-    if n == 0 {
+/// Refuses an empty file before SQLite would take it for a new, empty database.
+///
+/// The file is only `stat`ed, never opened: closing any descriptor of a database file drops
+/// every POSIX lock this process holds on it, which would let another connection of ours
+/// corrupt it (SQLite's "how to corrupt" guide, section 2.2). SQLite itself recognises files
+/// that are not databases on first read.
+fn check_not_empty(path: &Path, len: u64) -> Result<()> {
+    if len == 0 {
         return Err(Error::new(
             ErrorCode::Repository,
             format!(
                 "{} is an empty file, not a repository. Remove it and run `idbulk init`.",
                 path.display()
             ),
-        ));
-    }
-    if n < SQLITE_MAGIC.len() || head != SQLITE_MAGIC {
-        return Err(Error::new(
-            ErrorCode::Repository,
-            format!("{} is not an idbulk repository (it is not an SQLite file).", path.display()),
         ));
     }
     Ok(())
@@ -591,23 +591,31 @@ pub(crate) fn sql_error(path: &Path, e: rusqlite::Error) -> Error {
     match e.sqlite_error_code() {
         Some(C::DatabaseBusy | C::DatabaseLocked) => Error::new(
             ErrorCode::Busy,
-            format!("The repository {where_} is busy: another idbulk is writing to it. Try again when it has finished."),
+            format!(
+                "The repository {where_} is busy: another idbulk is writing to it. Try again when it has finished."
+            ),
         ),
         Some(C::ReadOnly) => Error::new(
             ErrorCode::Repository,
-            format!("The repository {where_} is read-only, so nothing can be written. Check the file's permissions."),
+            format!(
+                "The repository {where_} is read-only, so nothing can be written. Check the file's permissions."
+            ),
         ),
         Some(C::DiskFull) => Error::new(
             ErrorCode::Repository,
-            format!("The disk holding {where_} is full; nothing was changed. Free some space and try again."),
+            format!(
+                "The disk holding {where_} is full; nothing was changed. Free some space and try again."
+            ),
         ),
         Some(C::NotADatabase) => Error::new(
             ErrorCode::Repository,
-            format!("{where_} is not an idbulk repository, or it is damaged."),
+            format!(
+                "{where_} is not an idbulk repository (it is not an SQLite database), or it is damaged."
+            ),
         ),
         Some(C::DatabaseCorrupt) => Error::new(
             ErrorCode::Repository,
-            format!("The repository {where_} is damaged. Restore it from a backup."),
+            format!("The repository {where_} is damaged ({e}). Restore it from a backup."),
         ),
         Some(C::CannotOpen) => Error::new(
             ErrorCode::Repository,
@@ -655,7 +663,10 @@ mod tests {
         assert_eq!(store.revision().unwrap(), 1);
         drop(store);
         let mut store = Store::open(&path).unwrap();
-        assert_eq!(store.rows(&t).unwrap(), [site("00123", "Héllo, \"Paris\""), site("B", "=SUM(A1)")]);
+        assert_eq!(
+            store.rows(&t).unwrap(),
+            [site("00123", "Héllo, \"Paris\""), site("B", "=SUM(A1)")]
+        );
         store.write(|w| w.update(&t, &site("B", "Lyon"))).unwrap();
         store.write(|w| w.delete(&t, "00123")).unwrap();
         assert_eq!(store.rows(&t).unwrap(), [site("B", "Lyon")]);
@@ -690,7 +701,7 @@ mod tests {
         std::fs::write(&text, "hello, I am a text file pretending").unwrap();
         let err = Store::open(&text).err().unwrap();
         assert_eq!(err.code, ErrorCode::Repository);
-        assert!(err.message.contains("not an SQLite file"), "{}", err.message);
+        assert!(err.message.contains("not an SQLite database"), "{}", err.message);
         assert_eq!(std::fs::read_to_string(&text).unwrap(), "hello, I am a text file pretending");
 
         let empty = dir.path().join("empty.db");
@@ -726,7 +737,11 @@ mod tests {
         assert_eq!(v, FILE_FORMAT_VERSION);
         let tables: i64 = store
             .conn()
-            .query_row("SELECT COUNT(*) FROM sqlite_master WHERE name IN ('run','change')", [], |r| r.get(0))
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('run','change')",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         assert_eq!(tables, 2, "migration 2 created the history tables");
         assert!(store.integrity_problems().unwrap().is_empty());
@@ -737,7 +752,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.db");
         drop(Store::create(&path, &Schema::directory()).unwrap());
-        assert_eq!(Store::create(&path, &Schema::directory()).err().unwrap().code, ErrorCode::Usage);
+        assert_eq!(
+            Store::create(&path, &Schema::directory()).err().unwrap().code,
+            ErrorCode::Usage
+        );
     }
 
     #[test]

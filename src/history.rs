@@ -1,0 +1,308 @@
+//! History: every run recorded with the before and after image of every row it changed.
+//!
+//! A run is a sync or an undo. Its record holds the time, mode, file name and SHA-256, counts,
+//! the threshold evaluation, the force reason, and one `change` row per row written with its
+//! before and after images (JSON, as the store encodes rows). That is enough to undo a run, to
+//! show what it did, and to rebuild the repository as it was before the last run (reports
+//! compare before and after).
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::plan::{Mode, Op, TypeSummary};
+use crate::schema::Schema;
+use crate::store::{Row, Store, decode_row, encode_row, sql_error};
+use crate::thresholds::Evaluation;
+
+/// What kind of run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunKind {
+    /// A spreadsheet applied.
+    Sync,
+    /// The inverse of an earlier run.
+    Undo,
+}
+
+impl RunKind {
+    fn name(self) -> &'static str {
+        match self {
+            RunKind::Sync => "sync",
+            RunKind::Undo => "undo",
+        }
+    }
+}
+
+/// The counts and checks of a run, kept as JSON in its record.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct RunCounts {
+    /// Rows created.
+    pub created: u64,
+    /// Rows updated.
+    pub updated: u64,
+    /// Rows deleted.
+    pub deleted: u64,
+}
+
+/// One recorded run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Run {
+    /// The run's number.
+    pub id: i64,
+    /// When it was applied (RFC 3339, UTC).
+    pub started_at: String,
+    /// Sync or undo.
+    pub kind: RunKind,
+    /// Complete or incremental (for an undo, the mode of the run it reverted).
+    pub mode: Option<String>,
+    /// The uploaded file's name.
+    pub file_name: Option<String>,
+    /// The uploaded file's SHA-256.
+    pub file_sha256: Option<String>,
+    /// Rows created, updated, deleted.
+    pub counts: RunCounts,
+    /// Counts per entity type.
+    pub summaries: serde_json::Value,
+    /// The thresholds as evaluated when applying.
+    pub thresholds: serde_json::Value,
+    /// The reason typed to force a blocked plan.
+    pub force_reason: Option<String>,
+    /// For an undo, the run it reverted.
+    pub undo_of: Option<i64>,
+    /// The run that undid this one, if any.
+    pub undone_by: Option<i64>,
+    /// Repository revision before the run.
+    pub revision_before: u64,
+    /// Repository revision after the run.
+    pub revision_after: u64,
+}
+
+/// One row a run changed, with its images.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordedChange {
+    /// The entity type.
+    pub entity_type: String,
+    /// The row's key.
+    pub key: String,
+    /// Create, update or delete.
+    pub op: Op,
+    /// The row before (none for a create).
+    pub before: Option<Row>,
+    /// The row after (none for a delete).
+    pub after: Option<Row>,
+}
+
+/// What to record for a run (see [`crate::apply`]).
+pub(crate) struct NewRun<'a> {
+    pub kind: RunKind,
+    pub started_at: String,
+    pub mode: Option<Mode>,
+    pub file_name: Option<&'a str>,
+    pub file_sha256: Option<&'a str>,
+    pub counts: RunCounts,
+    pub summaries: &'a [TypeSummary],
+    pub thresholds: &'a Evaluation,
+    pub force_reason: Option<&'a str>,
+    pub undo_of: Option<i64>,
+    pub revision_before: u64,
+}
+
+/// Records a run and its changes inside the apply transaction; returns its id.
+pub(crate) fn record(
+    tx: &rusqlite::Transaction<'_>,
+    path: &std::path::Path,
+    schema: &Schema,
+    run: &NewRun<'_>,
+    changes: &[RecordedChange],
+) -> Result<i64> {
+    let sql = |e| sql_error(path, e);
+    let summary = serde_json::json!({
+        "counts": run.counts,
+        "summaries": run.summaries,
+        "thresholds": run.thresholds,
+    });
+    tx.execute(
+        "INSERT INTO run (started_at, kind, mode, file_name, file_sha256, summary, force_reason,
+                          undo_of, revision_before, revision_after)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            run.started_at,
+            run.kind.name(),
+            run.mode.map(Mode::name),
+            run.file_name,
+            run.file_sha256,
+            summary.to_string(),
+            run.force_reason,
+            run.undo_of,
+            run.revision_before as i64,
+            (run.revision_before + 1) as i64,
+        ],
+    )
+    .map_err(sql)?;
+    let id = tx.last_insert_rowid();
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO change (run_id, seq, entity_type, key, op, before, after)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .map_err(sql)?;
+    for (seq, c) in changes.iter().enumerate() {
+        let et = schema.entity_type(&c.entity_type).ok_or_else(|| {
+            Error::internal(format!("unknown entity type {} in a change", c.entity_type))
+        })?;
+        stmt.execute(params![
+            id,
+            seq as i64,
+            c.entity_type,
+            c.key,
+            c.op.name(),
+            c.before.as_ref().map(|r| encode_row(et, r)),
+            c.after.as_ref().map(|r| encode_row(et, r)),
+        ])
+        .map_err(sql)?;
+    }
+    Ok(id)
+}
+
+fn parse_op(text: &str) -> Op {
+    match text {
+        "create" => Op::Create,
+        "delete" => Op::Delete,
+        _ => Op::Update,
+    }
+}
+
+fn run_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Run> {
+    let kind: String = r.get(2)?;
+    let summary: String = r.get(6)?;
+    let summary: serde_json::Value = serde_json::from_str(&summary).unwrap_or_default();
+    Ok(Run {
+        id: r.get(0)?,
+        started_at: r.get(1)?,
+        kind: if kind == "undo" { RunKind::Undo } else { RunKind::Sync },
+        mode: r.get(3)?,
+        file_name: r.get(4)?,
+        file_sha256: r.get(5)?,
+        counts: serde_json::from_value(summary["counts"].clone()).unwrap_or_default(),
+        summaries: summary["summaries"].clone(),
+        thresholds: summary["thresholds"].clone(),
+        force_reason: r.get(7)?,
+        undo_of: r.get(8)?,
+        undone_by: r.get(11)?,
+        revision_before: r.get::<_, i64>(9)? as u64,
+        revision_after: r.get::<_, i64>(10)? as u64,
+    })
+}
+
+const RUN_COLUMNS: &str =
+    "r.id, r.started_at, r.kind, r.mode, r.file_name, r.file_sha256, r.summary,
+     r.force_reason, r.undo_of, r.revision_before, r.revision_after,
+     (SELECT u.id FROM run u WHERE u.undo_of = r.id)";
+
+/// Every run, newest first.
+///
+/// # Errors
+///
+/// [`ErrorCode::Repository`] if the repository cannot be read.
+pub fn list(store: &Store) -> Result<Vec<Run>> {
+    let sql = |e| sql_error(store.path(), e);
+    let mut stmt = store
+        .conn()
+        .prepare(&format!("SELECT {RUN_COLUMNS} FROM run r ORDER BY r.id DESC"))
+        .map_err(sql)?;
+    let runs = stmt.query_map([], run_from_row).map_err(sql)?;
+    runs.map(|r| r.map_err(sql)).collect()
+}
+
+/// One run by number.
+///
+/// # Errors
+///
+/// [`ErrorCode::NotFound`] if there is no such run.
+pub fn get(store: &Store, id: i64) -> Result<Run> {
+    store
+        .conn()
+        .query_row(&format!("SELECT {RUN_COLUMNS} FROM run r WHERE r.id = ?1"), [id], run_from_row)
+        .optional()
+        .map_err(|e| sql_error(store.path(), e))?
+        .ok_or_else(|| {
+            Error::new(ErrorCode::NotFound, format!("There is no run {id}. See `idbulk history`."))
+        })
+}
+
+/// The most recent run, if any.
+///
+/// # Errors
+///
+/// [`ErrorCode::Repository`] if the repository cannot be read.
+pub fn last(store: &Store) -> Result<Option<Run>> {
+    Ok(list(store)?.into_iter().next())
+}
+
+/// The rows a run changed, in the order it wrote them.
+///
+/// # Errors
+///
+/// [`ErrorCode::Repository`] if the repository cannot be read or a stored image is damaged.
+pub fn changes(store: &Store, run_id: i64) -> Result<Vec<RecordedChange>> {
+    let sql = |e| sql_error(store.path(), e);
+    let mut stmt = store
+        .conn()
+        .prepare(
+            "SELECT entity_type, key, op, before, after FROM change WHERE run_id = ?1 ORDER BY seq",
+        )
+        .map_err(sql)?;
+    let rows = stmt
+        .query_map([run_id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<String>>(4)?,
+            ))
+        })
+        .map_err(sql)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (entity_type, key, op, before, after) = row.map_err(sql)?;
+        let et = store.schema().entity_type(&entity_type).ok_or_else(|| {
+            Error::new(
+                ErrorCode::Repository,
+                format!("Run {run_id} changed {entity_type}, which the schema no longer has."),
+            )
+        })?;
+        let image =
+            |json: Option<String>| json.map(|j| decode_row(et, key.clone(), &j)).transpose();
+        out.push(RecordedChange {
+            op: parse_op(&op),
+            before: image(before)?,
+            after: image(after)?,
+            entity_type,
+            key,
+        });
+    }
+    Ok(out)
+}
+
+/// Rows of `run_id` that a later run changed again: `(entity type, key, later run)`.
+///
+/// # Errors
+///
+/// [`ErrorCode::Repository`] if the repository cannot be read.
+pub fn touched_later(store: &Store, run_id: i64) -> Result<Vec<(String, String, i64)>> {
+    let sql = |e| sql_error(store.path(), e);
+    let mut stmt = store
+        .conn()
+        .prepare(
+            "SELECT DISTINCT c.entity_type, c.key, MIN(l.run_id)
+             FROM change c JOIN change l ON l.entity_type = c.entity_type AND l.key = c.key
+             WHERE c.run_id = ?1 AND l.run_id > ?1
+             GROUP BY c.entity_type, c.key
+             ORDER BY c.entity_type, c.key",
+        )
+        .map_err(sql)?;
+    let rows = stmt.query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(sql)?;
+    rows.map(|r| r.map_err(sql)).collect()
+}

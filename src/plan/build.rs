@@ -1,0 +1,972 @@
+//! Building a plan: sheets to entity types, rows to intents, intents to changes.
+
+use std::collections::BTreeMap;
+
+use crate::error::Result;
+use crate::import::{self, Cell, RawSheet, RawWorkbook};
+use crate::schema::{AttributeKind, EntityType, Schema};
+use crate::store::{Row, Store};
+use crate::template;
+use crate::thresholds::{self, Counts, Thresholds};
+
+use super::checks::{self, FinalState};
+use super::{
+    Change, FieldChange, Finding, InputFile, Mode, Op, Plan, Severity, SourceRow, TypeSummary,
+    column_letter,
+};
+
+/// The stored rows a plan is computed against, with the revision they were read at.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The repository revision when the rows were read.
+    pub revision: u64,
+    /// Rows per entity type, by key.
+    pub tables: BTreeMap<String, BTreeMap<String, Row>>,
+}
+
+impl Snapshot {
+    /// Reads every row of the repository.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::ErrorCode::Repository`] if the repository cannot be read.
+    pub fn load(store: &Store) -> Result<Snapshot> {
+        let mut tables = BTreeMap::new();
+        for t in &store.schema().entity_types {
+            let mut table = BTreeMap::new();
+            store.for_each_row(t, |r| {
+                table.insert(r.key.clone(), r);
+                Ok(())
+            })?;
+            tables.insert(t.name.clone(), table);
+        }
+        Ok(Snapshot { revision: store.revision()?, tables })
+    }
+
+    /// The stored rows of an entity type (empty if none).
+    pub fn table(&self, entity_type: &str) -> &BTreeMap<String, Row> {
+        static EMPTY: BTreeMap<String, Row> = BTreeMap::new();
+        self.tables.get(entity_type).unwrap_or(&EMPTY)
+    }
+}
+
+/// What a row of an incremental file asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    /// Complete mode: create or update to match the row.
+    Upsert,
+    Add,
+    Modify,
+    Delete,
+    Merge,
+}
+
+fn parse_command(text: &str) -> Option<Action> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "add" | "insert" => Some(Action::Add),
+        "modify" | "update" => Some(Action::Modify),
+        "delete" => Some(Action::Delete),
+        "merge" => Some(Action::Merge),
+        _ => None,
+    }
+}
+
+/// What one cell does to its attribute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Patch {
+    /// Leave the stored value (blank cell in incremental mode, missing column, bad value).
+    Keep,
+    /// Set this canonical value (`""` empties it).
+    Set(String),
+}
+
+/// One data row, read and validated.
+struct Intent {
+    row: u32,
+    action: Action,
+    patches: Vec<Patch>,
+}
+
+/// Where each attribute sits in a sheet: indexes into its headers (and cells).
+pub(super) struct Columns {
+    pub key: usize,
+    pub command: Option<usize>,
+    pub attributes: Vec<Option<usize>>,
+    pub letters: Vec<String>,
+    pub headers: Vec<String>,
+}
+
+impl Columns {
+    /// Column letter and header of an attribute, if the sheet has it.
+    pub fn attribute(&self, i: usize) -> Option<(&str, &str)> {
+        self.attributes[i].map(|c| (self.letters[c].as_str(), self.headers[c].as_str()))
+    }
+}
+
+/// The per-type material the checks need: the sheet's name and columns.
+pub(super) struct SheetInfo {
+    pub sheet: String,
+    pub columns: Columns,
+}
+
+/// Builds the plan of a sync; see the module docs. Never writes, never fails: every problem
+/// is a finding in the plan.
+pub fn build(
+    schema: &Schema,
+    stored: &Snapshot,
+    workbook: &RawWorkbook,
+    mode: Mode,
+    file: InputFile,
+    limits: &Thresholds,
+) -> Plan {
+    let mut findings = Vec::new();
+    let sheets = map_sheets(schema, workbook, &mut findings);
+    check_metadata(schema, stored, workbook, mode, &mut findings);
+
+    let mut changes: BTreeMap<(usize, String), Change> = BTreeMap::new();
+    let mut summaries = Vec::new();
+    let mut sheet_infos: BTreeMap<usize, SheetInfo> = BTreeMap::new();
+    let mut counts = Vec::new();
+    for (ti, et) in schema.entity_types.iter().enumerate() {
+        let table = stored.table(&et.name);
+        let mut summary = TypeSummary {
+            entity_type: et.name.clone(),
+            stored: table.len() as u64,
+            initial_load: table.is_empty(),
+            ..TypeSummary::default()
+        };
+        let mut empty_sheet = false;
+        if let Some(sheet) = sheets.get(&ti) {
+            summary.in_file = true;
+            if let Some(columns) = map_columns(et, sheet, mode, &mut findings) {
+                let typed = TypeChanges::compute(et, table, sheet, &columns, mode, &mut findings);
+                summary.unchanged = typed.unchanged;
+                empty_sheet = mode == Mode::Complete && sheet.rows.is_empty() && !table.is_empty();
+                if empty_sheet {
+                    findings.push(Finding {
+                        severity: Severity::Warning,
+                        code: "empty_sheet",
+                        sheet: Some(sheet.name.clone()),
+                        row: None,
+                        column: None,
+                        header: None,
+                        value: None,
+                        message: format!(
+                            "The sheet {} has no data rows: in complete mode this deletes all {} stored {} rows.",
+                            sheet.name,
+                            table.len(),
+                            et.name
+                        ),
+                        fix: "Use the full template (it has every row), remove the sheet to leave the type untouched, or force the plan if you really mean to empty it.".into(),
+                    });
+                }
+                for c in typed.changes {
+                    changes.insert((ti, c.key.clone()), c);
+                }
+                sheet_infos.insert(ti, SheetInfo { sheet: sheet.name.clone(), columns });
+            }
+        }
+        for c in changes.range((ti, String::new())..).take_while(|((t, _), _)| *t == ti) {
+            match c.1.op {
+                Op::Create => summary.created += 1,
+                Op::Update => summary.updated += 1,
+                Op::Delete => summary.deleted += 1,
+            }
+        }
+        counts.push((
+            et.name.clone(),
+            Counts {
+                stored: summary.stored,
+                created: summary.created,
+                updated: summary.updated,
+                deleted: summary.deleted,
+                empty_sheet,
+            },
+        ));
+        summaries.push(summary);
+    }
+
+    let state = FinalState::new(schema, stored, &changes);
+    checks::run(&state, &sheet_infos, &mut findings);
+
+    let sheet_order: BTreeMap<&str, usize> =
+        workbook.sheets.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
+    findings.sort_by(|a, b| {
+        let sheet = |f: &Finding| f.sheet.as_deref().and_then(|s| sheet_order.get(s).copied());
+        (sheet(a), a.row, a.column.as_ref().map(|c| (c.len(), c.clone())), a.code, &a.message).cmp(
+            &(sheet(b), b.row, b.column.as_ref().map(|c| (c.len(), c.clone())), b.code, &b.message),
+        )
+    });
+    findings.dedup();
+    Plan {
+        mode,
+        file,
+        base_revision: stored.revision,
+        summaries,
+        changes: changes.into_values().collect(),
+        findings,
+        thresholds: thresholds::evaluate(limits, &counts),
+    }
+}
+
+/// Matches sheets to entity types: by name (case-insensitively), or for a lone CSV file whose
+/// name names no type, by its headers.
+fn map_sheets<'w>(
+    schema: &Schema,
+    workbook: &'w RawWorkbook,
+    findings: &mut Vec<Finding>,
+) -> BTreeMap<usize, &'w RawSheet> {
+    let mut out: BTreeMap<usize, &RawSheet> = BTreeMap::new();
+    for sheet in &workbook.sheets {
+        let et = workbook.entity_type_of(schema, sheet).map(|(t, _)| t);
+        let Some(et) = et else {
+            findings.push(sheet_finding(
+                Severity::Warning,
+                "unknown_sheet",
+                &sheet.name,
+                format!(
+                    "The sheet \"{}\" is not an entity type of this repository; it is ignored.",
+                    sheet.name
+                ),
+                format!(
+                    "Name sheets after entity types ({}).",
+                    schema
+                        .entity_types
+                        .iter()
+                        .map(|t| t.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+            continue;
+        };
+        let ti = schema.entity_types.iter().position(|t| t.name == et.name).unwrap_or_default();
+        if let Some(first) = out.get(&ti) {
+            findings.push(sheet_finding(
+                Severity::Error,
+                "duplicate_sheet",
+                &sheet.name,
+                format!(
+                    "The sheets \"{}\" and \"{}\" both hold {} rows.",
+                    first.name, sheet.name, et.name
+                ),
+                "Keep one sheet per entity type.".into(),
+            ));
+            continue;
+        }
+        out.insert(ti, sheet);
+    }
+    out
+}
+
+fn sheet_finding(
+    severity: Severity,
+    code: &'static str,
+    sheet: &str,
+    message: String,
+    fix: String,
+) -> Finding {
+    Finding {
+        severity,
+        code,
+        sheet: Some(sheet.to_string()),
+        row: None,
+        column: None,
+        header: None,
+        value: None,
+        message,
+        fix,
+    }
+}
+
+/// The stale-template detector: the hidden metadata sheet says which schema version and
+/// repository revision the template was exported at.
+fn check_metadata(
+    schema: &Schema,
+    stored: &Snapshot,
+    workbook: &RawWorkbook,
+    mode: Mode,
+    findings: &mut Vec<Finding>,
+) {
+    let get = |name: &str| {
+        workbook.metadata.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim())
+    };
+    let file_warning = |code, message: String, fix: &str| Finding {
+        severity: Severity::Warning,
+        code,
+        sheet: None,
+        row: None,
+        column: None,
+        header: None,
+        value: None,
+        message,
+        fix: fix.to_string(),
+    };
+    if let Some(v) = get("schema_version").and_then(|v| v.parse::<u32>().ok())
+        && v != schema.version
+    {
+        findings.push(file_warning(
+            "stale_template",
+            format!(
+                "This template was made for schema version {v}; the repository now uses version {}.",
+                schema.version
+            ),
+            "Download a fresh template and copy your changes into it.",
+        ));
+    }
+    let full = get("kind").is_some_and(|k| k.eq_ignore_ascii_case("full"));
+    if mode == Mode::Complete
+        && full
+        && let Some(rev) = get("repository_revision").and_then(|v| v.parse::<u64>().ok())
+        && rev != stored.revision
+    {
+        let when = get("exported_at").map(|w| format!(" (exported {w})")).unwrap_or_default();
+        findings.push(file_warning(
+            "stale_template",
+            format!(
+                "This full template was exported at repository revision {rev}{when}; the repository has changed since (revision {}). In complete mode, changes made since then would be undone.",
+                stored.revision
+            ),
+            "Check the preview carefully, or download a fresh full template and redo your edits.",
+        ));
+    }
+}
+
+/// Finds the key, `Command` and attribute columns by header, case-insensitively, and reports
+/// unknown, duplicate, missing and renamed columns. `None` when the sheet cannot be used.
+fn map_columns(
+    et: &EntityType,
+    sheet: &RawSheet,
+    mode: Mode,
+    findings: &mut Vec<Finding>,
+) -> Option<Columns> {
+    let letters: Vec<String> = sheet.headers.iter().map(|h| column_letter(h.column)).collect();
+    let headers: Vec<String> = sheet.headers.iter().map(|h| h.text.trim().to_string()).collect();
+    let header_row = header_row(sheet);
+    let mut key = None;
+    let mut command = None;
+    let mut attributes = vec![None; et.attributes.len()];
+    let mut unknown = Vec::new();
+    let mut usable = true;
+    for (i, text) in headers.iter().enumerate() {
+        let slot: Option<&mut Option<usize>> = if text.eq_ignore_ascii_case(&et.key) {
+            Some(&mut key)
+        } else if text.eq_ignore_ascii_case(template::COMMAND_COLUMN) {
+            Some(&mut command)
+        } else {
+            et.attributes
+                .iter()
+                .position(|a| a.name.eq_ignore_ascii_case(text))
+                .map(|ai| &mut attributes[ai])
+        };
+        match slot {
+            Some(slot) => {
+                if let Some(first) = *slot {
+                    findings.push(Finding {
+                        severity: Severity::Error,
+                        code: "duplicate_column",
+                        sheet: Some(sheet.name.clone()),
+                        row: Some(header_row),
+                        column: Some(letters[i].clone()),
+                        header: Some(text.clone()),
+                        value: None,
+                        message: format!(
+                            "The header \"{text}\" appears twice, in columns {} and {}.",
+                            letters[first], letters[i]
+                        ),
+                        fix: "Delete or rename one of the two columns.".into(),
+                    });
+                    usable = false;
+                } else {
+                    *slot = Some(i);
+                }
+            }
+            None if text.is_empty() => {}
+            None => unknown.push(i),
+        }
+    }
+    let missing: Vec<&str> = et
+        .attributes
+        .iter()
+        .zip(&attributes)
+        .filter(|(_, c)| c.is_none())
+        .map(|(a, _)| a.name.as_str())
+        .collect();
+    for &i in &unknown {
+        let renamed = if missing.is_empty() {
+            String::new()
+        } else {
+            format!(" Was it renamed from {}?", missing.join(" or "))
+        };
+        findings.push(Finding {
+            severity: Severity::Warning,
+            code: if missing.is_empty() { "unknown_column" } else { "renamed_column" },
+            sheet: Some(sheet.name.clone()),
+            row: Some(header_row),
+            column: Some(letters[i].clone()),
+            header: Some(headers[i].clone()),
+            value: None,
+            message: format!(
+                "The column \"{}\" is not an attribute of {}; it is ignored.{renamed}",
+                headers[i], et.name
+            ),
+            fix: "Restore the header as the template had it, or delete the column.".into(),
+        });
+    }
+    // Incremental files routinely carry only the columns they change; in complete mode a
+    // missing column is more likely an accident.
+    if !missing.is_empty() && !sheet.headers.is_empty() && mode == Mode::Complete {
+        let effect = "their stored values are kept (and are empty in new rows)";
+        findings.push(sheet_finding(
+            Severity::Warning,
+            "missing_column",
+            &sheet.name,
+            format!("The sheet {} has no column for {}: {effect}.", sheet.name, missing.join(", ")),
+            "Use the template's headers if you meant to change them.".into(),
+        ));
+    }
+    if key.is_none() {
+        findings.push(sheet_finding(
+            Severity::Error,
+            "missing_key_column",
+            &sheet.name,
+            format!(
+                "The sheet {} has no \"{}\" column, so its rows cannot be matched.",
+                sheet.name, et.key
+            ),
+            format!("Add the key column \"{}\" (the template has it in column B).", et.key),
+        ));
+        usable = false;
+    }
+    if mode == Mode::Incremental && command.is_none() {
+        findings.push(sheet_finding(
+            Severity::Error,
+            "missing_command_column",
+            &sheet.name,
+            format!(
+                "The sheet {} has no \"{}\" column, which incremental mode needs on every row.",
+                sheet.name,
+                template::COMMAND_COLUMN
+            ),
+            "Use the empty template, or add a Command column (Add, Modify, Delete or Merge)."
+                .into(),
+        ));
+        usable = false;
+    }
+    let key = key?;
+    usable.then_some(Columns { key, command, attributes, letters, headers })
+}
+
+/// Changes of one entity type, before the cross-type checks.
+struct TypeChanges {
+    changes: Vec<Change>,
+    unchanged: u64,
+}
+
+impl TypeChanges {
+    fn compute(
+        et: &EntityType,
+        table: &BTreeMap<String, Row>,
+        sheet: &RawSheet,
+        columns: &Columns,
+        mode: Mode,
+        findings: &mut Vec<Finding>,
+    ) -> TypeChanges {
+        let zeros = LeadingZeros::index(table.keys());
+        let mut intents: BTreeMap<String, Vec<Intent>> = BTreeMap::new();
+        let mut ignored_commands = 0u32;
+        for raw in &sheet.rows {
+            let cell_at = |i: usize| raw.cells.get(i).unwrap_or(&Cell::Empty);
+            let mut finding = |severity,
+                               code,
+                               col: Option<usize>,
+                               value: Option<String>,
+                               message: String,
+                               fix: String| {
+                findings.push(Finding {
+                    severity,
+                    code,
+                    sheet: Some(sheet.name.clone()),
+                    row: Some(raw.row),
+                    column: col.map(|c| columns.letters[c].clone()),
+                    header: col.map(|c| columns.headers[c].clone()),
+                    value,
+                    message,
+                    fix,
+                })
+            };
+            // The command.
+            let action = match (mode, columns.command) {
+                (Mode::Complete, Some(c)) => {
+                    if !matches!(cell_at(c), Cell::Empty) {
+                        ignored_commands += 1;
+                    }
+                    Action::Upsert
+                }
+                (Mode::Complete, None) => Action::Upsert,
+                (Mode::Incremental, c) => {
+                    let text = c.map(|c| cell_text(cell_at(c))).unwrap_or_default();
+                    match parse_command(&text) {
+                        Some(a) => a,
+                        None => {
+                            let (code, message) = if text.trim().is_empty() {
+                                ("missing_command", "The Command cell is blank.".to_string())
+                            } else {
+                                ("unknown_command", format!("\"{text}\" is not a command."))
+                            };
+                            finding(
+                                Severity::Error,
+                                code,
+                                c,
+                                (!text.is_empty()).then(|| text.clone()),
+                                message,
+                                "Write Add, Modify, Delete or Merge (Insert and Update are accepted too).".into(),
+                            );
+                            continue;
+                        }
+                    }
+                }
+            };
+            // The key.
+            let key_cell = cell_at(columns.key);
+            if is_null_null(key_cell) {
+                finding(
+                    Severity::Error,
+                    "null_key",
+                    Some(columns.key),
+                    Some(import::NULL_NULL.into()),
+                    format!("NULL_NULL cannot be a key: every {} needs its {}.", et.name, et.key),
+                    "Type the row's key.".into(),
+                );
+                continue;
+            }
+            let key = match import::canonical_key(key_cell) {
+                Ok(k) if k.trim().is_empty() => {
+                    finding(
+                        Severity::Error,
+                        "missing_key",
+                        Some(columns.key),
+                        None,
+                        format!("The {} is blank, so this row cannot be matched.", et.key),
+                        format!("Type the {} of the row (keys never change).", et.key),
+                    );
+                    continue;
+                }
+                Ok(k) => k,
+                Err(problem) => {
+                    finding(
+                        Severity::Error,
+                        "bad_key",
+                        Some(columns.key),
+                        Some(cell_text(key_cell)),
+                        problem.message.clone(),
+                        problem.fix.clone(),
+                    );
+                    continue;
+                }
+            };
+            if let Some(why) = unsafe_key(&key) {
+                finding(
+                    Severity::Error,
+                    "unsafe_key",
+                    Some(columns.key),
+                    Some(key.escape_debug().to_string()),
+                    format!("The key {:?} {why}.", key),
+                    "Retype the key without invisible characters or surrounding spaces.".into(),
+                );
+                continue;
+            }
+            if !table.contains_key(&key)
+                && action != Action::Add
+                && let Some(stored) = zeros.twin(&key)
+            {
+                finding(
+                    Severity::Error,
+                    "lost_leading_zeros",
+                    Some(columns.key),
+                    Some(key.clone()),
+                    format!(
+                        "The key {key} looks like {stored} after Excel dropped its leading zeros."
+                    ),
+                    format!(
+                        "Format the column as Text and type {stored}, or use the template (its key column is text)."
+                    ),
+                );
+                continue;
+            }
+            if action == Action::Add
+                && let Some(stored) = zeros.twin(&key)
+            {
+                finding(
+                    Severity::Error,
+                    "lost_leading_zeros",
+                    Some(columns.key),
+                    Some(key.clone()),
+                    format!(
+                        "The key {key} looks like the stored {stored} after Excel dropped its leading zeros."
+                    ),
+                    format!(
+                        "If you meant {stored}, format the column as Text and type it; a new key must not collide with it."
+                    ),
+                );
+                continue;
+            }
+            // The values.
+            let mut patches = Vec::with_capacity(et.attributes.len());
+            for (ai, attr) in et.attributes.iter().enumerate() {
+                let Some(c) = columns.attributes[ai] else {
+                    patches.push(Patch::Keep);
+                    continue;
+                };
+                if action == Action::Delete {
+                    patches.push(Patch::Keep);
+                    continue;
+                }
+                let cell = cell_at(c);
+                if is_null_null(cell) {
+                    if attr.required && mode == Mode::Incremental {
+                        finding(
+                            Severity::Error,
+                            "null_required",
+                            Some(c),
+                            Some(import::NULL_NULL.into()),
+                            format!("{} is required, so NULL_NULL cannot clear it.", attr.name),
+                            "Type a value, or leave the cell blank to keep the stored one.".into(),
+                        );
+                        patches.push(Patch::Keep);
+                        continue;
+                    }
+                    if mode == Mode::Complete {
+                        finding(
+                            Severity::Warning,
+                            "null_in_complete_mode",
+                            Some(c),
+                            Some(import::NULL_NULL.into()),
+                            "NULL_NULL in complete mode means empty, as a blank cell does.".into(),
+                            "Leave the cell blank instead.".into(),
+                        );
+                    }
+                    patches.push(Patch::Set(String::new()));
+                    continue;
+                }
+                match import::canonical(&attr.kind, cell) {
+                    Ok(v) if v.is_empty() => patches.push(match mode {
+                        Mode::Complete => Patch::Set(String::new()),
+                        Mode::Incremental => Patch::Keep,
+                    }),
+                    Ok(v) => patches.push(Patch::Set(v)),
+                    Err(problem) => {
+                        finding(
+                            Severity::Error,
+                            "bad_value",
+                            Some(c),
+                            Some(cell_text(cell)),
+                            problem.message.clone(),
+                            problem.fix.clone(),
+                        );
+                        patches.push(Patch::Keep);
+                    }
+                }
+            }
+            intents.entry(key).or_default().push(Intent { row: raw.row, action, patches });
+        }
+        if ignored_commands > 0 {
+            findings.push(sheet_finding(
+                Severity::Warning,
+                "command_ignored",
+                &sheet.name,
+                format!("{ignored_commands} rows have a Command, which complete mode ignores: every row is taken as it stands and absent rows are deleted."),
+                "Choose incremental mode to apply commands row by row.".into(),
+            ));
+        }
+
+        let mut changes = Vec::new();
+        let mut unchanged = 0;
+        let source = |row: u32| Some(SourceRow { sheet: sheet.name.clone(), row });
+        for (key, rows) in &intents {
+            if rows.len() > 1 {
+                let numbers: Vec<String> = rows.iter().map(|i| i.row.to_string()).collect();
+                for intent in &rows[1..] {
+                    findings.push(Finding {
+                        severity: Severity::Error,
+                        code: "duplicate_key",
+                        sheet: Some(sheet.name.clone()),
+                        row: Some(intent.row),
+                        column: Some(columns.letters[columns.key].clone()),
+                        header: Some(columns.headers[columns.key].clone()),
+                        value: Some(key.clone()),
+                        message: format!(
+                            "The {} {key} appears on rows {} of {}.",
+                            et.key,
+                            numbers.join(" and "),
+                            sheet.name
+                        ),
+                        fix: "Keep one row per key: merge the rows or delete the extra ones."
+                            .into(),
+                    });
+                }
+                continue;
+            }
+            let intent = &rows[0];
+            let stored = table.get(key);
+            let not_found =
+                |findings: &mut Vec<Finding>, code, severity, message: String, fix: &str| {
+                    findings.push(Finding {
+                        severity,
+                        code,
+                        sheet: Some(sheet.name.clone()),
+                        row: Some(intent.row),
+                        column: Some(columns.letters[columns.key].clone()),
+                        header: Some(columns.headers[columns.key].clone()),
+                        value: Some(key.clone()),
+                        message,
+                        fix: fix.to_string(),
+                    })
+                };
+            // One arm per (action, stored) pair: SPEC section 4's table.
+            let change = match (intent.action, stored) {
+                // Complete mode and Merge on a stored row, Modify: update the cells given.
+                (Action::Upsert | Action::Merge | Action::Modify, Some(old)) => {
+                    update(et, old, &intent.patches, source(intent.row))
+                }
+                // Complete mode and Merge on a new key, Add: create it.
+                (Action::Upsert | Action::Merge | Action::Add, None) => {
+                    Some(create(et, key, &intent.patches, source(intent.row)))
+                }
+                (Action::Add, Some(_)) => {
+                    not_found(
+                        findings,
+                        "already_exists",
+                        Severity::Error,
+                        format!("Add: {} {key} already exists.", et.name),
+                        "Use Modify (or Merge) to change a stored row.",
+                    );
+                    None
+                }
+                (Action::Modify, None) => {
+                    not_found(
+                        findings,
+                        "not_found",
+                        Severity::Error,
+                        format!("Modify: there is no {} {key}.", et.name),
+                        "Check the key, or use Add (or Merge) to create the row.",
+                    );
+                    None
+                }
+                (Action::Delete, Some(old)) => Some(delete(et, old, source(intent.row))),
+                (Action::Delete, None) => {
+                    not_found(
+                        findings,
+                        "delete_not_found",
+                        Severity::Warning,
+                        format!("Delete: there is no {} {key}; nothing to do.", et.name),
+                        "Check the key if you expected it to exist.",
+                    );
+                    None
+                }
+            };
+            match change {
+                Some(c) => changes.push(c),
+                None if stored.is_some() && intent.action != Action::Add => unchanged += 1,
+                None => {}
+            }
+        }
+        if mode == Mode::Complete {
+            // Complete mode: a stored row absent from the sheet is deleted. A key present on any
+            // row, even a row with errors, is not absent.
+            for (key, old) in table {
+                if !intents.contains_key(key) && !sheet_mentions(sheet, columns, key) {
+                    changes.push(delete(et, old, None));
+                }
+            }
+        }
+        TypeChanges { changes, unchanged }
+    }
+}
+
+/// The row number of a sheet's header: the row above its first data row, or 1.
+fn header_row(sheet: &RawSheet) -> u32 {
+    sheet.rows.first().map_or(1, |r| r.row.saturating_sub(1).max(1))
+}
+
+/// Whether some row of the sheet (even one that failed validation) holds this key.
+fn sheet_mentions(sheet: &RawSheet, columns: &Columns, key: &str) -> bool {
+    sheet.rows.iter().any(|r| {
+        r.cells.get(columns.key).is_some_and(|c| import::canonical_key(c).is_ok_and(|k| k == key))
+    })
+}
+
+fn create(et: &EntityType, key: &str, patches: &[Patch], source: Option<SourceRow>) -> Change {
+    let mut row = Row::empty(key, et);
+    for (v, p) in row.values.iter_mut().zip(patches) {
+        if let Patch::Set(new) = p {
+            v.clone_from(new);
+        }
+    }
+    let fields = et
+        .attributes
+        .iter()
+        .zip(&row.values)
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(a, v)| FieldChange { attribute: a.name.clone(), old: String::new(), new: v.clone() })
+        .collect();
+    Change {
+        entity_type: et.name.clone(),
+        key: key.to_string(),
+        op: Op::Create,
+        source,
+        fields,
+        before: None,
+        after: Some(row),
+    }
+}
+
+fn update(
+    et: &EntityType,
+    old: &Row,
+    patches: &[Patch],
+    source: Option<SourceRow>,
+) -> Option<Change> {
+    let mut row = old.clone();
+    let mut fields = Vec::new();
+    for (ai, p) in patches.iter().enumerate() {
+        if let Patch::Set(new) = p
+            && row.values[ai] != *new
+        {
+            fields.push(FieldChange {
+                attribute: et.attributes[ai].name.clone(),
+                old: row.values[ai].clone(),
+                new: new.clone(),
+            });
+            row.values[ai].clone_from(new);
+        }
+    }
+    (!fields.is_empty()).then(|| Change {
+        entity_type: et.name.clone(),
+        key: old.key.clone(),
+        op: Op::Update,
+        source,
+        fields,
+        before: Some(old.clone()),
+        after: Some(row),
+    })
+}
+
+fn delete(et: &EntityType, old: &Row, source: Option<SourceRow>) -> Change {
+    let fields = et
+        .attributes
+        .iter()
+        .zip(&old.values)
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(a, v)| FieldChange { attribute: a.name.clone(), old: v.clone(), new: String::new() })
+        .collect();
+    Change {
+        entity_type: et.name.clone(),
+        key: old.key.clone(),
+        op: Op::Delete,
+        source,
+        fields,
+        before: Some(old.clone()),
+        after: None,
+    }
+}
+
+fn is_null_null(cell: &Cell) -> bool {
+    matches!(cell, Cell::Text(t) if t.trim() == import::NULL_NULL)
+}
+
+/// A cell as text, for messages and commands.
+pub(super) fn cell_text(cell: &Cell) -> String {
+    match cell {
+        Cell::Empty => String::new(),
+        Cell::Text(t) => t.clone(),
+        other => {
+            import::canonical(&AttributeKind::Text, other).unwrap_or_else(|_| format!("{other:?}"))
+        }
+    }
+}
+
+/// Why a key is not text-safe, if it is not: keys are compared exactly, so characters nobody
+/// can see would make two keys that look the same differ.
+pub(super) fn unsafe_key(key: &str) -> Option<String> {
+    if key.trim() != key {
+        return Some("has spaces before or after it".into());
+    }
+    for (i, c) in key.chars().enumerate() {
+        let name = match c {
+            '\u{200B}' => "a zero-width space",
+            '\u{200C}' | '\u{200D}' => "a zero-width joiner",
+            '\u{2060}' | '\u{FEFF}' => "a word joiner",
+            '\u{200E}' | '\u{200F}' | '\u{061C}' => "a direction mark",
+            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => "a bidirectional control",
+            '\u{00AD}' => "a soft hyphen",
+            c if c.is_control() => "a control character (line break or tab)",
+            _ => continue,
+        };
+        return Some(format!("contains {name} (U+{:04X}) at position {}", c as u32, i + 1));
+    }
+    None
+}
+
+/// Stored keys that start with `0` and are all digits, by their value without the zeros: finds
+/// `00123` when a file says `123`.
+pub(super) struct LeadingZeros<'a>(BTreeMap<&'a str, &'a str>);
+
+impl<'a> LeadingZeros<'a> {
+    pub fn index(keys: impl Iterator<Item = &'a String>) -> LeadingZeros<'a> {
+        LeadingZeros(
+            keys.filter(|k| {
+                k.len() > 1 && k.starts_with('0') && k.bytes().all(|b| b.is_ascii_digit())
+            })
+            .map(|k| (k.trim_start_matches('0'), k.as_str()))
+            .collect(),
+        )
+    }
+
+    /// The stored key this one would be if Excel had not dropped its zeros.
+    pub fn twin(&self, key: &str) -> Option<&'a str> {
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        self.0.get(key.trim_start_matches('0')).copied().filter(|k| *k != key)
+    }
+}
+
+/// Runs the final-state checks (references, deletes still referenced, cycles, required values)
+/// on a set of changes that did not come from a file, such as an undo; returns the errors.
+pub fn check_changes(schema: &Schema, stored: &Snapshot, changes: &[Change]) -> Vec<Finding> {
+    let keyed: BTreeMap<(usize, String), Change> = changes
+        .iter()
+        .filter_map(|c| {
+            let ti = schema.entity_types.iter().position(|t| t.name == c.entity_type)?;
+            Some(((ti, c.key.clone()), c.clone()))
+        })
+        .collect();
+    let mut findings = Vec::new();
+    checks::run(&FinalState::new(schema, stored, &keyed), &BTreeMap::new(), &mut findings);
+    findings.retain(|f| f.severity == Severity::Error);
+    findings
+}
+
+/// Counts per entity type of a set of changes against stored rows.
+pub fn summarise(schema: &Schema, stored: &Snapshot, changes: &[Change]) -> Vec<TypeSummary> {
+    schema
+        .entity_types
+        .iter()
+        .map(|t| {
+            let mine = changes.iter().filter(|c| c.entity_type == t.name);
+            let count = |op| mine.clone().filter(|c| c.op == op).count() as u64;
+            let stored_rows = stored.table(&t.name).len() as u64;
+            TypeSummary {
+                entity_type: t.name.clone(),
+                in_file: mine.clone().next().is_some(),
+                stored: stored_rows,
+                created: count(Op::Create),
+                updated: count(Op::Update),
+                deleted: count(Op::Delete),
+                unchanged: 0,
+                initial_load: stored_rows == 0,
+            }
+        })
+        .collect()
+}

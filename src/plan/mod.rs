@@ -1,0 +1,373 @@
+//! The plan: exactly what a sync would change, computed without writing anything.
+//!
+//! [`build`] is a pure function of the stored rows (a [`Snapshot`]), the uploaded workbook
+//! (raw rows from [`crate::import`]), the mode and the thresholds. It joins the two sides on
+//! the key, decides one [`Op`] per row, then runs every check of SPEC section 5 on the *final*
+//! state (so the order of rows in the file never matters): missing, duplicated or unsafe keys,
+//! values of the wrong kind, references to keys that will not exist, manager cycles, deletes of
+//! rows still referenced, and the accident detectors. Findings name sheet, row, column, value
+//! and the fix. A plan with errors cannot be applied; warnings travel with it.
+//!
+//! Output order is deterministic: changes by entity type (schema order) then key; findings by
+//! sheet, row, column.
+
+mod build;
+mod checks;
+
+use std::fmt;
+
+use serde::Serialize;
+
+pub use build::{Snapshot, build, check_changes, summarise};
+
+use crate::store::Row;
+use crate::thresholds::Evaluation;
+
+/// How the file's rows are applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Each sheet is the whole truth for its entity type: absent rows are deleted.
+    Complete,
+    /// Only the rows in the file are touched, each as its `Command` column says.
+    Incremental,
+}
+
+impl Mode {
+    /// The mode's name as shown and stored.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Complete => "complete",
+            Mode::Incremental => "incremental",
+        }
+    }
+
+    /// Parses a mode name.
+    pub fn parse(text: &str) -> Option<Mode> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "complete" => Some(Mode::Complete),
+            "incremental" => Some(Mode::Incremental),
+            _ => None,
+        }
+    }
+}
+
+/// What happens to one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    /// A new row.
+    Create,
+    /// A stored row whose values change.
+    Update,
+    /// A stored row removed.
+    Delete,
+}
+
+impl Op {
+    /// The operation's name as shown.
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Create => "create",
+            Op::Update => "update",
+            Op::Delete => "delete",
+        }
+    }
+}
+
+/// Where a row came from: the sheet and the row number as Excel shows it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct SourceRow {
+    /// The sheet (or CSV file's entity type).
+    pub sheet: String,
+    /// The 1-based row number.
+    pub row: u32,
+}
+
+/// One attribute's old and new value (`""` = empty).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldChange {
+    /// The attribute name.
+    pub attribute: String,
+    /// The stored value before (empty for a create).
+    pub old: String,
+    /// The value after (empty for a delete).
+    pub new: String,
+}
+
+/// One row the plan creates, updates or deletes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    /// The entity type.
+    pub entity_type: String,
+    /// The row's key.
+    pub key: String,
+    /// What happens to it.
+    pub op: Op,
+    /// The spreadsheet row it came from (none for a complete-mode delete: the row is absent).
+    pub source: Option<SourceRow>,
+    /// Changed attributes: every non-empty value for a create or delete, the differing ones for
+    /// an update.
+    pub fields: Vec<FieldChange>,
+    /// The stored row before (none for a create).
+    #[serde(skip)]
+    pub before: Option<Row>,
+    /// The row after (none for a delete).
+    #[serde(skip)]
+    pub after: Option<Row>,
+}
+
+/// How serious a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Blocks the plan until the file is fixed.
+    Error,
+    /// Shown, and applied with the plan.
+    Warning,
+}
+
+/// A problem found in the file, named the way a person finds it in Excel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Error or warning.
+    pub severity: Severity,
+    /// A stable code for programs (e.g. `duplicate_key`, `dangling_reference`).
+    pub code: &'static str,
+    /// The sheet, if the finding is in one.
+    pub sheet: Option<String>,
+    /// The row as Excel numbers it, if the finding is on a row.
+    pub row: Option<u32>,
+    /// The column letter (e.g. `C`), if the finding is in a column.
+    pub column: Option<String>,
+    /// The column's header (e.g. `Email`).
+    pub header: Option<String>,
+    /// The offending value, as read.
+    pub value: Option<String>,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub fix: String,
+}
+
+impl Finding {
+    /// A finding with no location yet; callers fill in where it is.
+    pub fn new(severity: Severity, code: &'static str, message: String, fix: String) -> Finding {
+        Finding {
+            severity,
+            code,
+            sheet: None,
+            row: None,
+            column: None,
+            header: None,
+            value: None,
+            message,
+            fix,
+        }
+    }
+
+    /// The same finding with the offending value.
+    pub fn with_value(mut self, value: impl Into<String>) -> Finding {
+        self.value = Some(value.into());
+        self
+    }
+
+    /// Where the finding is, as `User!C12 (Email)`, `User row 12`, `User` or `file`.
+    pub fn location(&self) -> String {
+        match (&self.sheet, self.row, &self.column) {
+            (Some(s), Some(r), Some(c)) => match &self.header {
+                Some(h) => format!("{s}!{c}{r} ({h})"),
+                None => format!("{s}!{c}{r}"),
+            },
+            (Some(s), Some(r), None) => format!("{s} row {r}"),
+            (Some(s), None, Some(c)) => match &self.header {
+                Some(h) => format!("{s} column {c} ({h})"),
+                None => format!("{s} column {c}"),
+            },
+            (Some(s), None, None) => s.clone(),
+            (None, ..) => "file".into(),
+        }
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, "{sev} at {}: {}", self.location(), self.message)?;
+        if !self.fix.is_empty() {
+            write!(f, " Fix: {}", self.fix)?;
+        }
+        Ok(())
+    }
+}
+
+/// Counts for one entity type.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TypeSummary {
+    /// The entity type.
+    pub entity_type: String,
+    /// Whether the file has a sheet for it (a type absent from the file is untouched).
+    pub in_file: bool,
+    /// Rows stored before the sync.
+    pub stored: u64,
+    /// Rows to create.
+    pub created: u64,
+    /// Rows to update.
+    pub updated: u64,
+    /// Rows to delete.
+    pub deleted: u64,
+    /// Rows of the file that change nothing.
+    pub unchanged: u64,
+    /// No rows are stored yet: thresholds do not apply.
+    pub initial_load: bool,
+}
+
+/// The uploaded file, as recorded in history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InputFile {
+    /// The file's name (without its folder).
+    pub name: String,
+    /// SHA-256 of its bytes, hex.
+    pub sha256: String,
+    /// Its size in bytes.
+    pub bytes: u64,
+}
+
+impl InputFile {
+    /// Describes a file from its name and bytes.
+    pub fn from_bytes(name: &str, bytes: &[u8]) -> InputFile {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(bytes);
+        InputFile {
+            name: name.to_string(),
+            sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
+            bytes: bytes.len() as u64,
+        }
+    }
+}
+
+/// Everything a sync would do, and everything wrong with the file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    /// Complete or incremental.
+    pub mode: Mode,
+    /// The uploaded file.
+    pub file: InputFile,
+    /// The repository revision the plan was built on: apply refuses if it moved.
+    pub base_revision: u64,
+    /// Counts per entity type, in schema order.
+    pub summaries: Vec<TypeSummary>,
+    /// Rows to create, update and delete, by entity type then key.
+    pub changes: Vec<Change>,
+    /// Errors and warnings, by sheet, row and column.
+    pub findings: Vec<Finding>,
+    /// The thresholds checked against the counts.
+    pub thresholds: Evaluation,
+}
+
+impl Plan {
+    /// The findings that block the plan.
+    pub fn errors(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.severity == Severity::Error)
+    }
+
+    /// The findings applied with the plan.
+    pub fn warnings(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.severity == Severity::Warning)
+    }
+
+    /// Whether the file has errors (the plan cannot be applied).
+    pub fn has_errors(&self) -> bool {
+        self.errors().next().is_some()
+    }
+
+    /// Whether a threshold blocks the plan (it applies only with a force).
+    pub fn is_blocked(&self) -> bool {
+        self.thresholds.blocked
+    }
+
+    /// Whether the plan changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// The outcome a sync of this plan would meet, as a [`Verdict`].
+    pub fn verdict(&self) -> Verdict {
+        if self.has_errors() {
+            Verdict::Invalid
+        } else if self.is_blocked() {
+            Verdict::Blocked
+        } else {
+            Verdict::Ready
+        }
+    }
+}
+
+/// What a plan allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Can be applied.
+    Ready,
+    /// A threshold is broken: only a force with a reason applies it.
+    Blocked,
+    /// The file has errors: it cannot be applied.
+    Invalid,
+}
+
+/// The name Excel gives a 0-based column index: 0 -> `A`, 25 -> `Z`, 26 -> `AA`.
+pub fn column_letter(index: u32) -> String {
+    let mut n = index as u64 + 1;
+    let mut out = Vec::new();
+    while n > 0 {
+        let rem = ((n - 1) % 26) as u8;
+        out.push(b'A' + rem);
+        n = (n - 1) / 26;
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_letters_follow_excel() {
+        assert_eq!(column_letter(0), "A");
+        assert_eq!(column_letter(25), "Z");
+        assert_eq!(column_letter(26), "AA");
+        assert_eq!(column_letter(16383), "XFD");
+    }
+
+    #[test]
+    fn findings_say_where_they_are() {
+        let mut f = Finding {
+            severity: Severity::Error,
+            code: "bad_value",
+            sheet: Some("User".into()),
+            row: Some(12),
+            column: Some("D".into()),
+            header: Some("Email".into()),
+            value: Some("nope".into()),
+            message: "\"nope\" is not an e-mail address.".into(),
+            fix: "Type an address like name@example.com.".into(),
+        };
+        assert_eq!(
+            f.to_string(),
+            "error at User!D12 (Email): \"nope\" is not an e-mail address. Fix: Type an address like name@example.com."
+        );
+        f.column = None;
+        assert_eq!(f.location(), "User row 12");
+    }
+
+    #[test]
+    fn input_files_are_fingerprinted() {
+        let f = InputFile::from_bytes("a.csv", b"abc");
+        assert_eq!(f.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(f.bytes, 3);
+    }
+}
