@@ -1,6 +1,6 @@
 //! Building a plan: sheets to entity types, rows to intents, intents to changes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::Result;
 use crate::import::{self, Cell, RawSheet, RawWorkbook};
@@ -475,6 +475,9 @@ impl TypeChanges {
         let zeros = LeadingZeros::index(table.keys());
         let mut intents: BTreeMap<String, Vec<Intent>> = BTreeMap::new();
         let mut ignored_commands = 0u32;
+        // Every key some row holds, even a row with errors: in complete mode such a key is not
+        // absent, so its stored row must not be planned for deletion.
+        let mut mentioned: BTreeSet<String> = BTreeSet::new();
         for raw in &sheet.rows {
             let cell_at = |i: usize| raw.cells.get(i).unwrap_or(&Cell::Empty);
             let mut finding = |severity,
@@ -565,6 +568,7 @@ impl TypeChanges {
                     continue;
                 }
             };
+            mentioned.insert(key.clone());
             if let Some(why) = unsafe_key(&key) {
                 finding(
                     Severity::Error,
@@ -580,6 +584,8 @@ impl TypeChanges {
                 && action != Action::Add
                 && let Some(stored) = zeros.twin(&key)
             {
+                // The row means the stored key: in complete mode it is not absent.
+                mentioned.insert(stored.to_string());
                 finding(
                     Severity::Error,
                     "lost_leading_zeros",
@@ -775,7 +781,7 @@ impl TypeChanges {
             // Complete mode: a stored row absent from the sheet is deleted. A key present on any
             // row, even a row with errors, is not absent.
             for (key, old) in table {
-                if !intents.contains_key(key) && !sheet_mentions(sheet, columns, key) {
+                if !mentioned.contains(key) {
                     changes.push(delete(et, old, None));
                 }
             }
@@ -787,13 +793,6 @@ impl TypeChanges {
 /// The row number of a sheet's header: the row above its first data row, or 1.
 fn header_row(sheet: &RawSheet) -> u32 {
     sheet.rows.first().map_or(1, |r| r.row.saturating_sub(1).max(1))
-}
-
-/// Whether some row of the sheet (even one that failed validation) holds this key.
-fn sheet_mentions(sheet: &RawSheet, columns: &Columns, key: &str) -> bool {
-    sheet.rows.iter().any(|r| {
-        r.cells.get(columns.key).is_some_and(|c| import::canonical_key(c).is_ok_and(|k| k == key))
-    })
 }
 
 fn create(et: &EntityType, key: &str, patches: &[Patch], source: Option<SourceRow>) -> Change {

@@ -371,3 +371,6 @@ mod tests {
         assert_eq!(f.bytes, 3);
     }
 }
+
+#[cfg(test)]
+mod planner_tests;
