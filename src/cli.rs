@@ -17,8 +17,10 @@ use idbulk::connection::{self, StepStatus};
 use idbulk::history;
 use idbulk::import::CsvOptions;
 use idbulk::plan::{self, Mode, Op, Plan, Snapshot, Verdict};
+use idbulk::report::{self, Report, ReportKind, Table, TableCell};
 use idbulk::template::{TemplateFormat, TemplateKind};
 use idbulk::thresholds::{self, Counter, Limit, Thresholds};
+use idbulk::verify::{self, ChainEnd, PersonSheet, Verification};
 use idbulk::{Error, ErrorCode, Schema, Store, demo, store, template};
 
 /// Bulk updates of an identity repository through spreadsheets.
@@ -73,6 +75,23 @@ enum Command {
     Undo {
         /// The run's number (see `idbulk history`)
         run: i64,
+    },
+    /// Verify the repository: vacant managers, leavers, cycles, dangling references, file
+    /// integrity (exit status 1 when anything is found)
+    Verify,
+    /// Headcount per worker type, organisation or site, before and after the last run
+    Report {
+        /// What to count people by
+        #[arg(value_enum)]
+        by: ReportArg,
+        /// Also write the report to this file (.xlsx or .csv)
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// A person's sheet: their attributes, manager chain up to the top, and direct reports
+    Show {
+        /// The person's key
+        user: String,
     },
     /// Show the safety thresholds, or set one
     Thresholds {
@@ -138,6 +157,23 @@ struct TemplateArgs {
     /// The file format
     #[arg(long, value_enum, default_value_t = FormatArg::Xlsx)]
     format: FormatArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ReportArg {
+    Usertype,
+    Organization,
+    Site,
+}
+
+impl From<ReportArg> for ReportKind {
+    fn from(r: ReportArg) -> ReportKind {
+        match r {
+            ReportArg::Usertype => ReportKind::UserType,
+            ReportArg::Organization => ReportKind::Organization,
+            ReportArg::Site => ReportKind::Site,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -208,6 +244,9 @@ fn execute(cli: Cli) -> idbulk::Result<Outcome> {
         Command::Sync { file, force, reason } => sync(&db, &file, force, reason),
         Command::History { run } => history_cmd(&db, run),
         Command::Undo { run } => undo(&db, run),
+        Command::Verify => verify_cmd(&db),
+        Command::Report { by, output } => report_cmd(&db, by.into(), output.as_deref()),
+        Command::Show { user } => show(&db, &user),
         Command::Thresholds { scope, counter, rows, percent } => {
             thresholds_cmd(&db, scope, counter, rows, percent)
         }
@@ -569,6 +608,203 @@ fn undo(db: &Path, run_id: i64) -> idbulk::Result<Outcome> {
     Ok(Outcome::done(json!({ "run": run }), human))
 }
 
+/// How many findings of one code the human verification lists before pointing at --json.
+const LISTED_FINDINGS: usize = 50;
+
+/// The day contracts are compared with: the local calendar day, as HR sees it.
+fn today() -> chrono::NaiveDate {
+    chrono::Local::now().date_naive()
+}
+
+fn verify_cmd(db: &Path) -> idbulk::Result<Outcome> {
+    let store = Store::open(db)?;
+    let v = verify::run(&store, today())?;
+    let status = if v.is_clean() { 0 } else { ErrorCode::InvalidInput.exit_status() };
+    Ok(Outcome {
+        human: render_verification(&store, &v),
+        json: json!({ "verification": v }),
+        status,
+    })
+}
+
+fn render_verification(store: &Store, v: &Verification) -> String {
+    let mut out = vec![format!(
+        "Verification of {} (revision {}) on {}: {}",
+        store.path().display(),
+        v.revision,
+        v.today,
+        if v.is_clean() {
+            "nothing to report.".to_string()
+        } else {
+            format!(
+                "{} findings ({} errors, {} warnings).",
+                v.findings.len(),
+                v.summary.errors,
+                v.summary.warnings
+            )
+        }
+    )];
+    for (code, title) in verify::CHECKS {
+        let found: Vec<_> = v.findings.iter().filter(|f| f.code == code).collect();
+        if found.is_empty() {
+            continue;
+        }
+        out.push(format!("{title} ({}) [{code}]:", found.len()));
+        for f in found.iter().take(LISTED_FINDINGS) {
+            let mark = match f.severity {
+                verify::Severity::Error => "error",
+                verify::Severity::Warning => "warn ",
+            };
+            out.push(format!("  [{mark}] {} Fix: {}", f.message, f.fix));
+        }
+        if found.len() > LISTED_FINDINGS {
+            out.push(format!(
+                "  ... and {} more (use --json for every finding)",
+                found.len() - LISTED_FINDINGS
+            ));
+        }
+    }
+    for s in &v.skipped {
+        out.push(format!(
+            "Skipped {}: the schema does not declare the roles {}.",
+            s.code,
+            s.needs.join(", ")
+        ));
+    }
+    out.join("\n")
+}
+
+fn report_cmd(db: &Path, by: ReportKind, output: Option<&Path>) -> idbulk::Result<Outcome> {
+    let store = Store::open(db)?;
+    // Refuse a bad file name before counting anything.
+    let format = output.map(report::ExportFormat::of).transpose()?;
+    let report = report::headcount(&store, by, today())?;
+    let mut human = render_report(&report);
+    if let Some(path) = output {
+        report::export(&report, path)?;
+        human.push_str(&format!("\nWrote {}.", path.display()));
+    }
+    let file = output.map(|p| json!({ "path": p.display().to_string(), "format": format }));
+    Ok(Outcome::done(json!({ "report": report, "file": file }), human))
+}
+
+fn render_report(report: &Report) -> String {
+    let table = report.table();
+    let mut out = vec![
+        format!("{} on {}", report.title, report.generated_on),
+        report.baseline(),
+        String::new(),
+    ];
+    out.extend(render_table(&table));
+    out.join("\n")
+}
+
+/// A text table: names left-aligned (indented by depth), numbers right-aligned.
+fn render_table(table: &Table) -> Vec<String> {
+    let shown = |row: &[TableCell], depth: usize| -> Vec<String> {
+        row.iter()
+            .enumerate()
+            .map(|(c, cell)| {
+                let indent =
+                    if c == table.name_column { "  ".repeat(depth) } else { String::new() };
+                format!("{indent}{}", cell.text())
+            })
+            .collect()
+    };
+    let headers: Vec<String> = table.headers.iter().map(|h| h.to_string()).collect();
+    let mut lines: Vec<(Vec<String>, bool)> = vec![(headers, false)];
+    lines.extend(table.rows.iter().map(|r| (shown(&r.cells, r.depth), false)));
+    lines.push((shown(&table.total, 0), true));
+    let numeric = |c: usize| c >= table.before_column;
+    let widths: Vec<usize> = (0..table.headers.len())
+        .map(|c| lines.iter().map(|(l, _)| l[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = Vec::new();
+    for (i, (line, is_total)) in lines.iter().enumerate() {
+        if *is_total || i == 1 {
+            out.push(widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("  "));
+        }
+        let cells: Vec<String> = line
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(
+                |(c, (text, w))| {
+                    if numeric(c) { format!("{text:>w$}") } else { format!("{text:<w$}") }
+                },
+            )
+            .collect();
+        out.push(cells.join("  ").trim_end().to_string());
+    }
+    if table.rows.is_empty() {
+        out.insert(2, "(no groups)".into());
+    }
+    out
+}
+
+fn show(db: &Path, user: &str) -> idbulk::Result<Outcome> {
+    let store = Store::open(db)?;
+    let sheet = verify::person_sheet(&store, user)?;
+    Ok(Outcome::done(json!({ "person": sheet }), render_sheet(&sheet)))
+}
+
+fn render_sheet(sheet: &PersonSheet) -> String {
+    let mut out = vec![sheet.person.label()];
+    let width = sheet.attributes.iter().map(|a| a.attribute.len()).max().unwrap_or(0);
+    for a in &sheet.attributes {
+        let extra = match (&a.refers_to, a.dangling) {
+            (Some(r), _) if r.name != r.key => format!(" ({})", r.name),
+            (_, true) => " (no such row!)".to_string(),
+            _ => String::new(),
+        };
+        out.push(format!("  {:width$}  {}{extra}", a.attribute, a.value));
+    }
+    let label = |key: &str| {
+        sheet
+            .managers
+            .iter()
+            .find(|m| m.key == key)
+            .map_or_else(|| key.to_string(), verify::RowRef::label)
+    };
+    match &sheet.chain_end {
+        ChainEnd::NotTracked => {
+            out.push("Managers: not tracked (the schema declares no manager attribute).".into())
+        }
+        end => {
+            out.push("Manager chain:".into());
+            for (i, m) in sheet.managers.iter().enumerate() {
+                out.push(format!("  {}{}", "  ".repeat(i), m.label()));
+            }
+            out.push(match end {
+                ChainEnd::Top { key } if *key == sheet.person.key => {
+                    "  (none: this person is the top of the hierarchy)".to_string()
+                }
+                ChainEnd::Top { key } => format!("  ... {} is the top of the hierarchy.", label(key)),
+                ChainEnd::NoManager { key } => format!(
+                    "  ... stops at {}, who has no manager but is not the top of the hierarchy (see `idbulk verify`).",
+                    if *key == sheet.person.key { sheet.person.label() } else { label(key) }
+                ),
+                ChainEnd::UnknownManager { key, manager } => format!(
+                    "  ... stops: the manager of {} is {manager}, who does not exist.",
+                    if *key == sheet.person.key { sheet.person.label() } else { label(key) }
+                ),
+                ChainEnd::Cycle { key } => format!(
+                    "  ... and back to {}: the managers go round in a circle (see `idbulk verify`).",
+                    if *key == sheet.person.key { sheet.person.label() } else { label(key) }
+                ),
+                ChainEnd::NotTracked => String::new(),
+            });
+        }
+    }
+    out.push(format!("Direct reports ({}):", sheet.direct_reports.len()));
+    out.extend(sheet.direct_reports.iter().map(|r| format!("  {}", r.label())));
+    if !sheet.manages.is_empty() {
+        out.push(format!("Manages ({}):", sheet.manages.len()));
+        out.extend(sheet.manages.iter().map(|r| format!("  {}", r.label())));
+    }
+    out.join("\n")
+}
+
 fn thresholds_cmd(
     db: &Path,
     scope: Option<String>,
@@ -629,6 +865,46 @@ mod tests {
         assert!(parse(&["template", "--full", "--empty", "-o", "t.xlsx"]).is_err());
         let t = parse(&["template", "--empty", "-o", "d", "--format", "csv"]).unwrap();
         assert!(matches!(t.command, Command::Template(TemplateArgs { empty: true, .. })));
+    }
+
+    #[test]
+    fn report_takes_one_of_three_kinds_and_an_optional_file() {
+        let r = parse(&["report", "organization", "-o", "h.xlsx"]).unwrap();
+        assert!(matches!(
+            r.command,
+            Command::Report { by: ReportArg::Organization, output: Some(_) }
+        ));
+        assert!(parse(&["report", "department"]).is_err());
+        assert!(parse(&["show"]).is_err(), "show needs a person's key");
+    }
+
+    #[test]
+    fn text_tables_align_numbers_right_and_close_with_totals() {
+        let table = Table {
+            headers: vec!["Key", "Name", "Before"],
+            rows: vec![report::TableRow {
+                cells: vec![
+                    TableCell::Text("ENG".into()),
+                    TableCell::Text("Engineering".into()),
+                    TableCell::Count(12),
+                ],
+                depth: 1,
+            }],
+            total: vec![TableCell::Text("Total".into()), TableCell::Empty, TableCell::Count(120)],
+            name_column: 1,
+            before_column: 2,
+            after_column: 2,
+        };
+        assert_eq!(
+            render_table(&table),
+            [
+                "Key    Name           Before",
+                "-----  -------------  ------",
+                "ENG      Engineering      12",
+                "-----  -------------  ------",
+                "Total                    120",
+            ]
+        );
     }
 
     #[test]

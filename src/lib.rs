@@ -12,6 +12,10 @@
 //! - **Template** ([`template`]): a workbook (or CSV files) to fill: full (every row) or empty.
 //! - **Demo** ([`demo`]): a realistic organisation to start from.
 //! - **Value** ([`value`]): the canonical text form of each attribute kind.
+//! - **Verification** ([`verify`]): findings HR acts on after a sync (no manager, leavers,
+//!   cycles, dangling references), and a person's sheet with their hierarchy.
+//! - **Report** ([`report`]): headcounts per worker type, organisation or site, before and
+//!   after the last run, exported to `.xlsx` or `.csv`.
 //!
 //! ## Modes
 //!
@@ -21,15 +25,18 @@
 pub mod apply;
 pub mod connection;
 pub mod demo;
+mod document;
 pub mod error;
 pub mod history;
 pub mod import;
 pub mod plan;
+pub mod report;
 pub mod schema;
 pub mod store;
 pub mod template;
 pub mod thresholds;
 pub mod value;
+pub mod verify;
 
 pub use error::{Error, ErrorCode, Result};
 pub use schema::Schema;

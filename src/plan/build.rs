@@ -562,7 +562,7 @@ impl TypeChanges {
                         "bad_key",
                         Some(columns.key),
                         Some(cell_text(key_cell)),
-                        problem.message.clone(),
+                        sentence(&problem.message),
                         problem.fix.clone(),
                     );
                     continue;
@@ -667,7 +667,7 @@ impl TypeChanges {
                             "bad_value",
                             Some(c),
                             Some(cell_text(cell)),
-                            problem.message.clone(),
+                            sentence(&problem.message),
                             problem.fix.clone(),
                         );
                         patches.push(Patch::Keep);
@@ -879,10 +879,26 @@ pub(super) fn cell_text(cell: &Cell) -> String {
     match cell {
         Cell::Empty => String::new(),
         Cell::Text(t) => t.clone(),
+        // A cell that is no text (an error, a formula without its value, a date) is shown as
+        // the person sees it in Excel, never as Rust's debug form.
         other => {
-            import::canonical(&AttributeKind::Text, other).unwrap_or_else(|_| format!("{other:?}"))
+            import::canonical(&AttributeKind::Text, other).unwrap_or_else(|_| other.to_string())
         }
     }
+}
+
+/// A [`CellProblem`](import::CellProblem) message (a fragment, made to be embedded) as the
+/// sentence a finding's message is: capital first letter, full stop.
+fn sentence(fragment: &str) -> String {
+    let mut chars = fragment.chars();
+    let mut out: String = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    };
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
 }
 
 /// Why a key is not text-safe, if it is not: keys are compared exactly, so characters nobody

@@ -39,17 +39,16 @@ mod readme;
 mod xlsx;
 
 use std::fmt;
-use std::fs::File;
-use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, Result};
 use crate::schema::EntityType;
 use crate::store::{Store, sql_error};
 
+pub(crate) use crate::document::{destination, write_atomically};
 pub use csv_files::write_csv;
 pub use metadata::TemplateMetadata;
 pub use xlsx::write_xlsx;
@@ -196,79 +195,10 @@ fn check_sheet_capacity(entity_type: &EntityType, rows: u64) -> Result<()> {
     Ok(())
 }
 
-/// Writes `path` atomically: `write` fills a temporary file in the same folder, which is then
-/// flushed to disk and renamed over `path`. On any error the temporary file is removed and
-/// `path` is untouched.
-fn write_atomically(path: &Path, write: impl FnOnce(&mut File) -> Result<()>) -> Result<()> {
-    let (dir, name) = destination(path)?;
-    let prefix = format!(".{}.", name.to_string_lossy());
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix).suffix(".tmp");
-    // Temporary files are private (0600) by default; the template is an ordinary document,
-    // so it gets the permissions the user's umask gives any new file.
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    let mut temp =
-        builder.tempfile_in(dir).map_err(|e| Error::io(dir, "create a temporary file in", &e))?;
-    write(temp.as_file_mut())?;
-    temp.as_file().sync_all().map_err(|e| Error::io(temp.path(), "write", &e))?;
-    temp.persist(path).map_err(|e| match e.error.kind() {
-        ErrorKind::PermissionDenied => Error::new(
-            ErrorCode::Io,
-            format!(
-                "Could not write {}: permission was denied. If the file is open in Excel, close it and try again.",
-                path.display()
-            ),
-        ),
-        _ => Error::io(path, "write", &e.error),
-    })?;
-    sync_folder(dir);
-    Ok(())
-}
-
-/// The folder and file name of a file to write, checked before any work is done: the folder
-/// must exist and `path` must not be a folder.
-fn destination(path: &Path) -> Result<(&Path, &std::ffi::OsStr)> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let Some(name) = path.file_name() else {
-        return Err(Error::usage(format!("{} does not name a file.", path.display())));
-    };
-    if path.is_dir() {
-        return Err(Error::usage(format!(
-            "{} is a folder; name the file to write.",
-            path.display()
-        )));
-    }
-    if !dir.is_dir() {
-        return Err(Error::new(
-            ErrorCode::NotFound,
-            format!(
-                "Could not write {}: the folder {} does not exist.",
-                path.display(),
-                dir.display()
-            ),
-        ));
-    }
-    Ok((dir, name))
-}
-
-/// Makes the rename durable on Unix (the folder entry is flushed too). Best effort: the file
-/// itself is already complete on disk, and Windows has no equivalent call.
-fn sync_folder(dir: &Path) {
-    #[cfg(unix)]
-    if let Ok(folder) = File::open(dir) {
-        let _ = folder.sync_all();
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
     use crate::schema::{RESERVED_NAMES, RESERVED_SHEETS, Schema};
 
     #[test]
