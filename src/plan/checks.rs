@@ -342,10 +342,14 @@ fn cycles(
                     .filter(|c| c.source.is_some())
                     .min_by_key(|c| c.source.clone())
                     .unwrap_or(change);
-                let fix = format!(
-                    "Give one of them a different {} (the top of the hierarchy has none).",
-                    attr.name
-                );
+                let fix = if ring.len() == 1 {
+                    format!("Give {} another {}, or none if it is the top.", ring[0], attr.name)
+                } else {
+                    format!(
+                        "Give one of them a different {} (the top of the hierarchy has none).",
+                        attr.name
+                    )
+                };
                 let mut finding = Finding::new(Severity::Error, code, message, fix);
                 finding.value = culprit.after.as_ref().map(|r| r.values[ai].clone());
                 findings.push(at(culprit, sheet, Some(ai), finding));

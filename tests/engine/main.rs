@@ -6,13 +6,23 @@
 //! 3. [`journeys`]: the bulk-update procedure as a user goes through it, from template to undo.
 //! 4. [`properties`]: what must hold for any data (proptest): self-plans are empty, plans apply
 //!    exactly, row order never matters, export then import changes nothing.
+//! 5. [`hostile`]: every bad input of SPEC section 9, through `idbulk plan` and `sync`: a clear
+//!    message naming the file or the cell, exit status 1, the repository file unchanged.
+//! 6. [`crash`]: a sync killed at any moment of its apply leaves the repository exactly as
+//!    before or exactly as after.
+//! 7. [`verification`]: after a sync, HR verifies (`idbulk verify`), counts heads before and
+//!    after (`idbulk report`, with `.xlsx` and `.csv` exports) and checks a person's hierarchy
+//!    (`idbulk show`).
 
 // Tests unwrap freely: a panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
+mod crash;
+mod hostile;
 mod import;
 mod journeys;
 mod properties;
 mod template;
+mod verification;
