@@ -1,0 +1,197 @@
+//! Starts the app under tauri-driver for one test and stops everything afterwards.
+//!
+//! Lessons learned on CI, encoded here:
+//!
+//! - tauri-driver is stopped with SIGTERM, never SIGKILL: it then stops WebKitWebDriver, which
+//!   otherwise survives as an orphan, holds the test's pipes open and hangs the run.
+//! - Driver and app output go to a log file (`target/tmp/e2e/<test>.log`), never a pipe nobody
+//!   reads (a full pipe blocks the writer). The file is printed when a test fails.
+//! - Ports are picked free per test, and the webview gets software rendering settings that
+//!   work under Xvfb.
+
+use std::fs::File;
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+/// How long the app may take to show something (the first start creates the demo repository).
+pub const STARTUP: Duration = Duration::from_secs(60);
+
+/// A running app on its own temporary repository.
+pub struct App {
+    /// The WebDriver session on the app's main window.
+    pub client: Client,
+    /// The repository file the app uses (`IDBULK_DB`).
+    pub db: PathBuf,
+    /// Stops tauri-driver when the app is dropped (and prints its log if the test failed).
+    _driver: Driver,
+    _dir: tempfile::TempDir,
+}
+
+impl App {
+    /// Starts the app on a repository that does not exist yet (so it creates the demo one).
+    /// `name` names the log file.
+    pub async fn launch(name: &str) -> App {
+        App::launch_with_env(name, &[]).await
+    }
+
+    /// As [`App::launch`], with more environment variables for the app (e.g. its GTK theme).
+    pub async fn launch_with_env(name: &str, env: &[(&str, &str)]) -> App {
+        App::launch_with(name, env, |_| {}).await
+    }
+
+    /// As [`App::launch_with_env`], calling `prepare` with the repository path first (to put
+    /// a file there, for instance).
+    pub async fn launch_with(name: &str, env: &[(&str, &str)], prepare: impl FnOnce(&Path)) -> App {
+        let dir = tempfile::Builder::new()
+            .prefix("idbulk-e2e-")
+            .tempdir()
+            .expect("a temporary folder for the repository");
+        let db = dir.path().join("repository.db");
+        prepare(&db);
+        let driver = Driver::start(name, &db, env);
+        let capabilities = json!({
+            "browserName": "wry",
+            "tauri:options": { "application": env!("CARGO_BIN_EXE_idbulk-app") },
+        });
+        let serde_json::Value::Object(capabilities) = capabilities else { unreachable!() };
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{}", driver.port))
+            .await
+            .unwrap_or_else(|e| panic!("no WebDriver session on the app: {e}"));
+        App { client, db, _driver: driver, _dir: dir }
+    }
+
+    /// Waits for the element `css` matches and returns its text.
+    pub async fn text_of(&self, css: &str) -> String {
+        let element = self
+            .client
+            .wait()
+            .at_most(STARTUP)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no element `{css}`: {e}"));
+        element.text().await.unwrap_or_else(|e| panic!("text of `{css}`: {e}"))
+    }
+
+    /// Saves a PNG of the whole X display (the app's window fills a 1280x800 Xvfb) to `path`.
+    ///
+    /// WebDriver's own screenshot endpoint never answers with WebKitWebDriver under Xvfb (it
+    /// waits for a compositor snapshot that does not come), so ImageMagick reads the screen.
+    pub async fn screenshot(&self, path: &Path) {
+        // Let the last layout and paint land after the element appeared.
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).expect("the screenshot folder can be created");
+        }
+        let status = Command::new("import")
+            .args(["-silent", "-window", "root"])
+            .arg(format!("png:{}", path.display()))
+            .stdin(Stdio::null())
+            .status()
+            .unwrap_or_else(|e| panic!("ImageMagick `import`: {e}"));
+        if !status.success() {
+            panic!("`import -window root` failed: {status}");
+        }
+    }
+
+    /// Ends the session (which closes the app) and stops the drivers.
+    pub async fn close(self) {
+        // Closing the session makes WebKitWebDriver close the app; the driver itself is
+        // stopped by `Driver::drop`, also when a test panics before getting here.
+        let _ = self.client.close().await;
+    }
+}
+
+/// The tauri-driver process (with WebKitWebDriver beneath it).
+struct Driver {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Driver {
+    fn start(name: &str, db: &Path, env: &[(&str, &str)]) -> Driver {
+        let log_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e");
+        std::fs::create_dir_all(&log_dir).expect("the log folder can be created");
+        let log = log_dir.join(format!("{name}.log"));
+        let out = File::create(&log).expect("the log file can be created");
+        let err = out.try_clone().expect("the log file handle can be cloned");
+        let (port, native_port) = (free_port(), free_port());
+        let program = std::env::var_os("TAURI_DRIVER").unwrap_or_else(|| "tauri-driver".into());
+        let child = Command::new(&program)
+            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+            .env("IDBULK_DB", db)
+            // Software rendering that works under Xvfb, and no accessibility bus to wait for.
+            .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
+            .env("LIBGL_ALWAYS_SOFTWARE", "1")
+            .env("NO_AT_BRIDGE", "1")
+            .env("GDK_BACKEND", "x11")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "could not start {}: {e}. Install it with `scripts/setup` \
+                     (cargo install tauri-driver --locked --version ^2).",
+                    Path::new(&program).display()
+                )
+            });
+        let driver = Driver { child, port, log };
+        // tauri-driver listens at once but forwards to WebKitWebDriver, which takes a moment:
+        // a session asked for before both listen fails with "connection refused".
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for (what, port) in [("tauri-driver", port), ("WebKitWebDriver", native_port)] {
+            while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
+                if Instant::now() > deadline {
+                    panic!("{what} did not listen on port {port} within 30 s");
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        driver
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // A failed test: show what tauri-driver, WebKitWebDriver and the app said.
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            eprintln!("--- {} ---\n{log}--- end of log ---", self.log.display());
+        }
+        // SIGTERM (not Child::kill's SIGKILL): tauri-driver then stops WebKitWebDriver too.
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        eprintln!("tauri-driver ignored SIGTERM for 10 s; killing it");
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A TCP port nobody listens on right now.
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free local port")
+}
+
+/// The digits of a count as the UI shows it (`1,234`, `1 234` and `1234` are all 1234).
+pub fn parse_count(text: &str) -> u64 {
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    digits.parse().unwrap_or_else(|_| panic!("`{text}` is not a count"))
+}
