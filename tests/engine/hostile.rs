@@ -24,24 +24,7 @@ use std::path::Path;
 use rust_xlsxwriter::{ExcelDateTime, Format, Formula, Workbook, Worksheet};
 use sha2::{Digest, Sha256};
 
-use crate::support::{Workspace, read_workbook, row, write_workbook};
-
-/// The columns of an incremental `User` sheet, as the empty template has them.
-const USER_HEADERS: [&str; 13] = [
-    "Command",
-    "Identifier",
-    "FirstName",
-    "LastName",
-    "Email",
-    "PhoneNumber",
-    "UserType",
-    "Organization",
-    "Manager",
-    "Site",
-    "JobTitle",
-    "ContractStartDate",
-    "ContractEndDate",
-];
+use crate::support::{USER_HEADERS, Workspace, read_workbook, row, write_workbook};
 
 /// The 0-based column of a `User` header, for cells written with a type.
 fn column(header: &str) -> u16 {

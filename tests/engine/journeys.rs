@@ -2,7 +2,7 @@
 //! upload it, preview, synchronize, and undo. Each test is one journey of SPEC sections 4 to 7,
 //! driven through the `idbulk` CLI with workbooks built in the test.
 
-use crate::support::{Workspace, col, read_workbook, row, write_workbook};
+use crate::support::{USER_HEADERS, Workspace, col, read_workbook, row, write_workbook};
 
 /// Complete mode from an edited full template: one change, one deletion, one addition.
 #[test]
@@ -63,27 +63,9 @@ fn complete_mode_from_an_edited_full_template() {
     assert_eq!(again["plan"]["changes"].as_array().unwrap().len(), 0, "{again:#}");
 }
 
-fn user_header() -> Vec<String> {
-    row(&[
-        "Command",
-        "Identifier",
-        "FirstName",
-        "LastName",
-        "Email",
-        "PhoneNumber",
-        "UserType",
-        "Organization",
-        "Manager",
-        "Site",
-        "JobTitle",
-        "ContractStartDate",
-        "ContractEndDate",
-    ])
-}
-
 /// An incremental file with a few rows: only the cells given are touched.
 fn incremental(ws: &Workspace, name: &str, rows: &[&[&str]]) -> String {
-    let mut sheet = vec![user_header()];
+    let mut sheet = vec![row(&USER_HEADERS)];
     for r in rows {
         let mut full = vec![String::new(); sheet[0].len()];
         for (i, v) in r.iter().enumerate() {

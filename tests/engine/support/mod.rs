@@ -90,6 +90,24 @@ impl Workspace {
     }
 }
 
+/// The columns of an incremental `User` sheet of the Directory schema, as the empty template
+/// has them.
+pub const USER_HEADERS: [&str; 13] = [
+    "Command",
+    "Identifier",
+    "FirstName",
+    "LastName",
+    "Email",
+    "PhoneNumber",
+    "UserType",
+    "Organization",
+    "Manager",
+    "Site",
+    "JobTitle",
+    "ContractStartDate",
+    "ContractEndDate",
+];
+
 /// What a CLI run printed and returned.
 pub struct Output {
     pub status: i32,
