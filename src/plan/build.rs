@@ -826,21 +826,29 @@ fn update(
     patches: &[Patch],
     source: Option<SourceRow>,
 ) -> Option<Change> {
-    let mut row = old.clone();
-    let mut fields = Vec::new();
-    for (ai, p) in patches.iter().enumerate() {
-        if let Patch::Set(new) = p
-            && row.values[ai] != *new
-        {
-            fields.push(FieldChange {
+    // Most rows of a complete-mode file are unchanged: compare first, copy only on change.
+    let fields: Vec<FieldChange> = patches
+        .iter()
+        .enumerate()
+        .filter_map(|(ai, p)| match p {
+            Patch::Set(new) if old.values[ai] != *new => Some(FieldChange {
                 attribute: et.attributes[ai].name.clone(),
-                old: row.values[ai].clone(),
+                old: old.values[ai].clone(),
                 new: new.clone(),
-            });
+            }),
+            _ => None,
+        })
+        .collect();
+    if fields.is_empty() {
+        return None;
+    }
+    let mut row = old.clone();
+    for (ai, p) in patches.iter().enumerate() {
+        if let Patch::Set(new) = p {
             row.values[ai].clone_from(new);
         }
     }
-    (!fields.is_empty()).then(|| Change {
+    Some(Change {
         entity_type: et.name.clone(),
         key: old.key.clone(),
         op: Op::Update,

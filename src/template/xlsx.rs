@@ -95,6 +95,9 @@ pub fn write_xlsx(
     let styles = Styles::new();
     let mut lists = KeyLists::new(schema);
     let mut workbook = Workbook::new();
+    // Level 3 instead of the default 6: measured 20-40 % faster exports for ~12 % larger files
+    // (issue 6); compression was a third of the export's CPU.
+    workbook.set_zip_compression_level(3);
     // Constant-memory rows spill to unnamed temporary files: put them beside the destination,
     // which has room for the result anyway (the system temp folder may be a small RAM disk).
     workbook.set_tempdir(dir).map_err(xlsx_error)?;
