@@ -326,9 +326,10 @@ fn csv_options(args: &FileArgs) -> idbulk::Result<CsvOptions> {
 
 /// Reads the file and builds its plan against the repository.
 fn build_plan(store: &Store, args: &FileArgs) -> idbulk::Result<Plan> {
-    let bytes = std::fs::read(&args.file).map_err(|e| Error::io(&args.file, "read", &e))?;
-    let name = args.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let workbook = idbulk::import::read(&args.file, &csv_options(args)?)?;
+    // Read once: the same bytes are parsed and fingerprinted for the history.
+    let bytes = idbulk::import::load(&args.file)?;
+    let name = idbulk::import::file_name(&args.file);
+    let workbook = idbulk::import::read_bytes(&name, &bytes, &csv_options(args)?)?;
     let snapshot = Snapshot::load(store)?;
     Ok(plan::build(
         store.schema(),

@@ -406,10 +406,26 @@ pub fn guess_entity_type<'s>(schema: &'s Schema, headers: &[RawHeader]) -> Optio
 /// # Ok::<(), idbulk::Error>(())
 /// ```
 pub fn read(path: &Path, options: &CsvOptions) -> Result<RawWorkbook> {
-    let name = path
-        .file_name()
+    read_bytes(&file_name(path), &load(path)?, options)
+}
+
+/// The name of a file as the person knows it (no folder), for messages.
+pub fn file_name(path: &Path) -> String {
+    path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string());
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+/// The bytes of an uploaded file, after checking it is a regular file within
+/// [`limits::MAX_FILE_BYTES`]; never reads past the limit. [`read`] is `load` then
+/// [`read_bytes`]; callers that also need the bytes (to fingerprint the upload) call both
+/// themselves so the file is read once.
+///
+/// # Errors
+///
+/// As [`read`], for the file-level checks.
+pub fn load(path: &Path) -> Result<Vec<u8>> {
+    let name = file_name(path);
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, "read", &e))?;
     if meta.is_dir() {
         return Err(Error::invalid_input(format!(
@@ -430,7 +446,7 @@ pub fn read(path: &Path, options: &CsvOptions) -> Result<RawWorkbook> {
     file.take(limits::MAX_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| Error::io(path, "read", &e))?;
-    read_bytes(&name, &bytes, options)
+    Ok(bytes)
 }
 
 /// Reads a file already in memory; `name` is its file name, used for messages and, for CSV,

@@ -266,17 +266,7 @@ fn sheet_finding(
     message: String,
     fix: String,
 ) -> Finding {
-    Finding {
-        severity,
-        code,
-        sheet: Some(sheet.to_string()),
-        row: None,
-        column: None,
-        header: None,
-        value: None,
-        message,
-        fix,
-    }
+    Finding { sheet: Some(sheet.to_string()), ..Finding::new(severity, code, message, fix) }
 }
 
 /// The stale-template detector: the hidden metadata sheet says which schema version and
@@ -291,16 +281,8 @@ fn check_metadata(
     let get = |name: &str| {
         workbook.metadata.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim())
     };
-    let file_warning = |code, message: String, fix: &str| Finding {
-        severity: Severity::Warning,
-        code,
-        sheet: None,
-        row: None,
-        column: None,
-        header: None,
-        value: None,
-        message,
-        fix: fix.to_string(),
+    let file_warning = |code, message: String, fix: &str| {
+        Finding::new(Severity::Warning, code, message, fix.into())
     };
     if let Some(v) = get("schema_version").and_then(|v| v.parse::<u32>().ok())
         && v != schema.version
