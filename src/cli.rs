@@ -392,7 +392,11 @@ fn verdict_sentence(plan: &Plan) -> String {
             format!("blocked by a safety threshold ({counts}); applying needs --force --reason.")
         }
         Verdict::Invalid => {
-            format!("{} errors to fix before anything can be applied.", plan.errors().count())
+            let n = plan.errors().count();
+            format!(
+                "{n} error{} to fix before anything can be applied.",
+                if n == 1 { "" } else { "s" }
+            )
         }
     }
 }
