@@ -23,6 +23,8 @@ use idbulk::thresholds::{self, Counter, Limit, Thresholds};
 use idbulk::verify::{self, ChainEnd, PersonSheet, Verification};
 use idbulk::{Error, ErrorCode, Schema, Store, demo, store, template};
 
+mod progress;
+
 /// Bulk updates of an identity repository through spreadsheets.
 #[derive(Debug, Parser)]
 #[command(name = "idbulk", version, about, max_term_width = 100)]
@@ -206,6 +208,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         }
     };
     let json = cli.json;
+    progress::enable(!json);
     match execute(cli) {
         Ok(outcome) => {
             print_out(if json {
@@ -329,7 +332,14 @@ fn build_plan(store: &Store, args: &FileArgs) -> idbulk::Result<Plan> {
     // Read once: the same bytes are parsed and fingerprinted for the history.
     let bytes = idbulk::import::load(&args.file)?;
     let name = idbulk::import::file_name(&args.file);
-    let workbook = idbulk::import::read_bytes(&name, &bytes, &csv_options(args)?)?;
+    let mut bar = progress::Bar::new("Reading");
+    let workbook = idbulk::import::read_bytes_with_progress(
+        &name,
+        &bytes,
+        &csv_options(args)?,
+        &mut |done, total| bar.update(done, total),
+    )?;
+    drop(bar);
     let snapshot = Snapshot::load(store)?;
     Ok(plan::build(
         store.schema(),
@@ -549,7 +559,11 @@ fn sync(
         }
         _ => {}
     }
-    let run = apply::run(&mut store, &plan, &force, chrono::Utc::now(), &mut |_, _| true)?;
+    let mut bar = progress::Bar::new("Writing");
+    let run = apply::run(&mut store, &plan, &force, chrono::Utc::now(), &mut |done, total| {
+        bar.update(done, total)
+    })?;
+    drop(bar);
     let human = format!(
         "{}\nApplied as run {}: {} created, {} updated, {} deleted{}.",
         render_plan(&plan),
@@ -605,7 +619,11 @@ fn history_cmd(db: &Path, run: Option<i64>) -> idbulk::Result<Outcome> {
 
 fn undo(db: &Path, run_id: i64) -> idbulk::Result<Outcome> {
     let mut store = Store::open(db)?;
-    let run = apply::undo(&mut store, run_id, chrono::Utc::now(), &mut |_, _| true)?;
+    let mut bar = progress::Bar::new("Undoing");
+    let run = apply::undo(&mut store, run_id, chrono::Utc::now(), &mut |done, total| {
+        bar.update(done, total)
+    })?;
+    drop(bar);
     let human = format!(
         "Undid run {run_id} as run {}: {} created, {} updated, {} deleted.",
         run.id, run.counts.created, run.counts.updated, run.counts.deleted

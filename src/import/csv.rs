@@ -24,14 +24,19 @@ use super::limits::{MAX_CELLS, MAX_COLUMNS, MAX_ROWS, thousands};
 use super::location::Location;
 use super::sheet::check_cell_length;
 use super::{
-    Cell, CsvOptions, FileFormat, Notice, RawHeader, RawRow, RawSheet, RawWorkbook, TextEncoding,
-    invalid,
+    Cell, CsvOptions, FileFormat, Notice, Progress, RawHeader, RawRow, RawSheet, RawWorkbook,
+    TextEncoding, invalid,
 };
 use crate::error::Result;
 use crate::value::csv_import;
 
 /// Reads CSV bytes into a workbook of one sheet named after the file stem.
-pub(crate) fn read(name: &str, bytes: &[u8], options: &CsvOptions) -> Result<RawWorkbook> {
+pub(crate) fn read(
+    name: &str,
+    bytes: &[u8],
+    options: &CsvOptions,
+    progress: &mut Progress<'_>,
+) -> Result<RawWorkbook> {
     let mut notices = Vec::new();
     let text = decode(name, bytes, options.encoding, &mut notices)?;
     let mut rest: &str = &text;
@@ -49,7 +54,8 @@ pub(crate) fn read(name: &str, bytes: &[u8], options: &CsvOptions) -> Result<Raw
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| name.to_string());
-    let sheet = parse(name, &stem, rest, separator, options.skip_lines)?;
+    progress.start(rest.len() as u64)?;
+    let sheet = parse(name, &stem, rest, separator, options.skip_lines, progress)?;
     Ok(RawWorkbook {
         file_name: name.to_string(),
         format: FileFormat::Csv,
@@ -154,7 +160,14 @@ fn detect_separator(text: &str) -> u8 {
     best.0
 }
 
-fn parse(name: &str, sheet: &str, text: &str, separator: u8, skipped: usize) -> Result<RawSheet> {
+fn parse(
+    name: &str,
+    sheet: &str,
+    text: &str,
+    separator: u8,
+    skipped: usize,
+    progress: &mut Progress<'_>,
+) -> Result<RawSheet> {
     let mut reader = ::csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -183,6 +196,7 @@ fn parse(name: &str, sheet: &str, text: &str, separator: u8, skipped: usize) -> 
         }
         breaks_before += line_breaks(&text[counted_to..start.min(text.len())]);
         counted_to = start.min(text.len());
+        progress.at_byte(counted_to as u64)?;
         let row = skipped + 1 + breaks_before.saturating_sub(embedded_breaks);
         embedded_breaks += record.iter().map(line_breaks).sum::<u64>();
         if row > u64::from(MAX_ROWS) {
@@ -258,6 +272,11 @@ fn line_breaks(text: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The reader without progress reporting.
+    fn read(name: &str, bytes: &[u8], options: &CsvOptions) -> Result<RawWorkbook> {
+        super::read(name, bytes, options, &mut Progress::new(name, &mut |_, _| true))
+    }
 
     fn read_csv(name: &str, bytes: &[u8], options: &CsvOptions) -> RawWorkbook {
         read(name, bytes, options).unwrap_or_else(|e| panic!("{e}"))

@@ -458,20 +458,110 @@ pub fn load(path: &Path) -> Result<Vec<u8>> {
 /// empty, too large, not a supported spreadsheet (see the module docs), password-protected,
 /// beyond the [`limits`], or damaged.
 pub fn read_bytes(name: &str, bytes: &[u8], options: &CsvOptions) -> Result<RawWorkbook> {
+    read_bytes_with_progress(name, bytes, options, &mut |_, _| true)
+}
+
+/// [`read_bytes`], reporting progress and letting the caller cancel.
+///
+/// `progress(done, total)` is called when reading starts, every few thousand rows, and once
+/// at the end with `done == total`. Both numbers are in the same unit, which depends on the
+/// format: rows for workbooks (the total from the sheets' declared sizes), bytes of text for
+/// CSV; only the ratio `done / total` is meant for people. `done` never decreases and
+/// never exceeds `total`. Returning `false` stops the read.
+///
+/// # Errors
+///
+/// As [`read_bytes`], and [`Cancelled`](crate::ErrorCode::Cancelled) when `progress`
+/// returned `false`.
+pub fn read_bytes_with_progress(
+    name: &str,
+    bytes: &[u8],
+    options: &CsvOptions,
+    progress: &mut dyn FnMut(u64, u64) -> bool,
+) -> Result<RawWorkbook> {
+    let mut progress = Progress::new(name, progress);
     limits::check_file_size(name, bytes.len() as u64)?;
     let file_name = Path::new(name)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| name.to_string());
     let mut workbook = match sniff::sniff(&file_name, bytes)? {
-        sniff::Sniffed::Xlsx => spreadsheet::read_xlsx(&file_name, bytes)?,
-        sniff::Sniffed::Xls => spreadsheet::read_xls(&file_name, bytes)?,
-        sniff::Sniffed::Ods => spreadsheet::read_ods(&file_name, bytes)?,
-        sniff::Sniffed::Text => csv::read(&file_name, bytes, options)?,
+        sniff::Sniffed::Xlsx => spreadsheet::read_xlsx(&file_name, bytes, &mut progress)?,
+        sniff::Sniffed::Xls => spreadsheet::read_xls(&file_name, bytes, &mut progress)?,
+        sniff::Sniffed::Ods => spreadsheet::read_ods(&file_name, bytes, &mut progress)?,
+        sniff::Sniffed::Text => csv::read(&file_name, bytes, options, &mut progress)?,
     };
+    progress.finish()?;
     workbook.csv_entity_type =
         if workbook.format == FileFormat::Csv { options.entity_type.clone() } else { None };
     Ok(workbook)
+}
+
+/// How often [`Progress`] calls back, in units of work: about every 64 KiB of XML or text,
+/// or 4,096 rows. Often enough for a smooth bar, rare enough to cost nothing.
+const PROGRESS_EVERY_BYTES: u64 = 64 * 1024;
+const PROGRESS_EVERY_ROWS: u64 = 4096;
+
+/// The caller's progress callback, with the counting and the cancellation check around it.
+pub(crate) struct Progress<'p> {
+    file: String,
+    callback: &'p mut dyn FnMut(u64, u64) -> bool,
+    done: u64,
+    total: u64,
+    reported: u64,
+}
+
+impl<'p> Progress<'p> {
+    pub(crate) fn new(file: &str, callback: &'p mut dyn FnMut(u64, u64) -> bool) -> Progress<'p> {
+        Progress { file: file.to_string(), callback, done: 0, total: 0, reported: 0 }
+    }
+
+    /// Sets the total (once it is known) and reports the start.
+    pub(crate) fn start(&mut self, total: u64) -> Result<()> {
+        self.total = total.max(self.done);
+        self.call()
+    }
+
+    /// Adds work to the total (e.g. a sheet whose size is known only once it is opened).
+    pub(crate) fn grow(&mut self, more: u64) {
+        self.total = self.total.saturating_add(more);
+    }
+
+    /// Moves `done` to `at` (clamped to the total); calls back when enough work was done
+    /// since the last call, given `every` units between calls.
+    pub(crate) fn at(&mut self, at: u64, every: u64) -> Result<()> {
+        self.done = at.max(self.done).min(self.total);
+        if self.done - self.reported >= every { self.call() } else { Ok(()) }
+    }
+
+    /// [`Progress::at`] in bytes.
+    pub(crate) fn at_byte(&mut self, at: u64) -> Result<()> {
+        self.at(at, PROGRESS_EVERY_BYTES)
+    }
+
+    /// One more row done (for formats measured in rows).
+    pub(crate) fn row(&mut self) -> Result<()> {
+        self.at(self.done + 1, PROGRESS_EVERY_ROWS)
+    }
+
+    /// Reports the end: everything done.
+    fn finish(&mut self) -> Result<()> {
+        self.total = self.total.max(self.done);
+        self.done = self.total;
+        self.call()
+    }
+
+    fn call(&mut self) -> Result<()> {
+        self.reported = self.done;
+        if (self.callback)(self.done, self.total) {
+            Ok(())
+        } else {
+            Err(Error::new(
+                crate::ErrorCode::Cancelled,
+                format!("Reading {} was cancelled; nothing was changed.", self.file),
+            ))
+        }
+    }
 }
 
 /// An input error: the file has problems.
@@ -562,6 +652,59 @@ mod tests {
         assert_eq!(TextEncoding::parse("CP1252"), Some(TextEncoding::Windows1252));
         assert_eq!(TextEncoding::parse("UTF-16 BE"), Some(TextEncoding::Utf16Be));
         assert_eq!(TextEncoding::parse("ebcdic"), None);
+    }
+
+    /// Reads with a progress callback recording its calls, cancelling at call `cancel_at`.
+    fn read_recording(
+        name: &str,
+        bytes: &[u8],
+        cancel_at: Option<usize>,
+    ) -> (Result<RawWorkbook>, Vec<(u64, u64)>) {
+        let mut calls = Vec::new();
+        let result = read_bytes_with_progress(name, bytes, &CsvOptions::default(), &mut |d, t| {
+            calls.push((d, t));
+            Some(calls.len()) != cancel_at
+        });
+        (result, calls)
+    }
+
+    fn check_calls(calls: &[(u64, u64)]) {
+        assert!(calls.len() >= 3, "start, some steps and the end: {calls:?}");
+        assert_eq!(calls[0].0, 0, "starts at zero");
+        let (done, total) = calls[calls.len() - 1];
+        assert!(total > 0 && done == total, "ends complete: {calls:?}");
+        for pair in calls.windows(2) {
+            assert!(pair[0].0 <= pair[1].0, "done never decreases: {calls:?}");
+        }
+        assert!(calls.iter().all(|&(d, t)| d <= t), "done never exceeds total: {calls:?}");
+    }
+
+    #[test]
+    fn reading_reports_progress_and_can_be_cancelled() {
+        let mut csv = String::from("Identifier,LastName\n");
+        for i in 0..20_000 {
+            csv.push_str(&format!("U{i:06},Name {i}\n"));
+        }
+        let xlsx = test_support::xlsx(|wb| {
+            let ws = wb.add_worksheet().set_name("User").unwrap();
+            ws.write(0, 0, "Identifier").unwrap();
+            for i in 1..20_000u32 {
+                ws.write(i, 0, format!("U{i:06}")).unwrap();
+            }
+        });
+        for (name, bytes) in [("User.csv", csv.as_bytes()), ("Users.xlsx", &xlsx[..])] {
+            let (read, calls) = read_recording(name, bytes, None);
+            assert_eq!(
+                read.unwrap().sheets[0].rows.len(),
+                19_999 + usize::from(name.ends_with("csv"))
+            );
+            check_calls(&calls);
+            let (read, calls) = read_recording(name, bytes, Some(2));
+            let e = read.unwrap_err();
+            assert_eq!(e.code, ErrorCode::Cancelled, "{name}: {e}");
+            assert!(e.message.contains(name), "{}", e.message);
+            assert_eq!(calls.len(), 2, "no call after the cancel");
+        }
     }
 
     #[test]

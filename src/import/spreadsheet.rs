@@ -17,7 +17,7 @@ use super::limits::{MAX_COLUMNS, MAX_ROWS, thousands};
 use super::location::column_letters;
 use super::prescan;
 use super::sheet::{CellBudget, SheetBuilder};
-use super::{Cell, FileFormat, Notice, RawWorkbook, invalid};
+use super::{Cell, FileFormat, Notice, Progress, RawWorkbook, invalid};
 use crate::error::{Error, Result};
 use crate::template::{LISTS_SHEET, METADATA_SHEET, README_SHEET};
 
@@ -166,11 +166,26 @@ fn new_workbook(name: &str, format: FileFormat) -> RawWorkbook {
 }
 
 /// Reads an `.xlsx` or `.xlsm` workbook, streaming each sheet.
-pub(crate) fn read_xlsx(name: &str, bytes: &[u8]) -> Result<RawWorkbook> {
+pub(crate) fn read_xlsx(
+    name: &str,
+    bytes: &[u8],
+    progress: &mut Progress<'_>,
+) -> Result<RawWorkbook> {
     let mut book: Xlsx<_> =
         Xlsx::new(Cursor::new(bytes)).map_err(|e| unreadable(name, "an Excel workbook", e))?;
     let mut out = new_workbook(name, FileFormat::Xlsx);
     let mut budget = CellBudget::default();
+    // The total of the progress: the rows the sheets to read declare.
+    let mut total = 0;
+    for sheet in book.sheets_metadata().to_vec() {
+        if matches!(role(&sheet), Role::Data | Role::Metadata)
+            && let Ok(cells) = book.worksheet_cells_reader(&sheet.name)
+        {
+            let dimensions = cells.dimensions();
+            total += u64::from(dimensions.end.0.saturating_sub(dimensions.start.0)) + 1;
+        }
+    }
+    progress.start(total)?;
     for sheet in book.sheets_metadata().to_vec() {
         let role = role(&sheet);
         match role {
@@ -187,11 +202,16 @@ pub(crate) fn read_xlsx(name: &str, bytes: &[u8]) -> Result<RawWorkbook> {
                 .worksheet_cells_reader(&sheet.name)
                 .map_err(|e| unreadable(name, "an Excel workbook", e))?;
             check_dimension(name, &sheet.name, cells.dimensions())?;
+            let mut last_row = None;
             while let Some(record) = cells
                 .next_cell_with_formula_metadata()
                 .map_err(|e| unreadable(name, "an Excel workbook", e))?
             {
                 let (row, column) = record.pos;
+                if last_row != Some(row) {
+                    last_row = Some(row);
+                    progress.row()?;
+                }
                 let cell = match (record.value, record.formula) {
                     (DataRef::Empty, Some(formula)) => Cell::FormulaWithoutValue(match formula {
                         XlsxFormulaMetadata::Normal { formula }
@@ -233,7 +253,11 @@ fn check_dimension(name: &str, sheet: &str, dimension: Dimensions) -> Result<()>
 }
 
 /// Reads an `.xls` workbook, after the BIFF pre-scan bounded what calamine will build.
-pub(crate) fn read_xls(name: &str, bytes: &[u8]) -> Result<RawWorkbook> {
+pub(crate) fn read_xls(
+    name: &str,
+    bytes: &[u8],
+    progress: &mut Progress<'_>,
+) -> Result<RawWorkbook> {
     prescan::check_xls(name, bytes)?;
     let mut book: Xls<_> = Xls::new(Cursor::new(bytes)).map_err(|e| match e {
         XlsError::Password => invalid(format!(
@@ -243,19 +267,23 @@ pub(crate) fn read_xls(name: &str, bytes: &[u8]) -> Result<RawWorkbook> {
         e => unreadable(name, "an Excel 97-2003 workbook", e),
     })?;
     let mut out = new_workbook(name, FileFormat::Xls);
-    read_grids(name, &mut book, &mut out, |book, sheet| {
+    read_grids(name, &mut book, &mut out, progress, |book, sheet| {
         book.merge_cells_by_sheet_name(sheet).unwrap_or_default()
     })?;
     Ok(out)
 }
 
 /// Reads an `.ods` spreadsheet, after the content pre-scan bounded what calamine will build.
-pub(crate) fn read_ods(name: &str, bytes: &[u8]) -> Result<RawWorkbook> {
+pub(crate) fn read_ods(
+    name: &str,
+    bytes: &[u8],
+    progress: &mut Progress<'_>,
+) -> Result<RawWorkbook> {
     prescan::check_ods(name, bytes)?;
     let mut book: Ods<_> = Ods::new(Cursor::new(bytes))
         .map_err(|e| unreadable(name, "an OpenDocument spreadsheet", e))?;
     let mut out = new_workbook(name, FileFormat::Ods);
-    read_grids(name, &mut book, &mut out, |_, _| Vec::new())?;
+    read_grids(name, &mut book, &mut out, progress, |_, _| Vec::new())?;
     Ok(out)
 }
 
@@ -264,12 +292,14 @@ fn read_grids<RS: std::io::Read + std::io::Seek, R: Reader<RS>>(
     name: &str,
     book: &mut R,
     out: &mut RawWorkbook,
+    progress: &mut Progress<'_>,
     merged: impl Fn(&R, &str) -> Vec<Dimensions>,
 ) -> Result<()>
 where
     R::Error: std::fmt::Display,
 {
     let mut budget = CellBudget::default();
+    progress.start(0)?;
     for sheet in book.sheets_metadata().to_vec() {
         let role = role(&sheet);
         match role {
@@ -285,7 +315,14 @@ where
         let formulas = book.worksheet_formula(&sheet.name).unwrap_or_else(|_| Range::empty());
         let mut builder = SheetBuilder::new(name, &sheet.name);
         let (row0, col0) = values.start().unwrap_or((0, 0));
+        // calamine read the grid when the file was opened: only the conversion is left.
+        progress.grow(values.height() as u64);
+        let mut last_row = None;
         for (r, c, value) in values.used_cells() {
+            if last_row != Some(r) {
+                last_row = Some(r);
+                progress.row()?;
+            }
             builder.push(&mut budget, row0 + r as u32, col0 + c as u32, cell_from_data(value))?;
         }
         let (frow0, fcol0) = formulas.start().unwrap_or((0, 0));
@@ -312,6 +349,11 @@ mod tests {
     use super::*;
     use crate::import::test_support::{patch_zip, xlsx};
     use rust_xlsxwriter::{ExcelDateTime as XlDate, Format, Formula};
+
+    /// The reader without progress reporting.
+    fn read_xlsx(name: &str, bytes: &[u8]) -> Result<RawWorkbook> {
+        super::read_xlsx(name, bytes, &mut Progress::new(name, &mut |_, _| true))
+    }
 
     fn read(bytes: &[u8]) -> RawWorkbook {
         read_xlsx("t.xlsx", bytes).unwrap()
