@@ -9,9 +9,9 @@
 use serde::Serialize;
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::history::{self, NewRun, RecordedChange, Run, RunCounts, RunKind};
+use crate::history::{self, EncodedChange, NewRun, RecordedChange, Run, RunCounts, RunKind};
 use crate::plan::{self, Change, FieldChange, Op, Plan, Snapshot, TypeSummary};
-use crate::store::Store;
+use crate::store::{Row, Store, encode_row_into};
 use crate::thresholds::{self, Counts, Evaluation, Thresholds};
 
 /// Whether to apply a plan a threshold blocks.
@@ -103,15 +103,16 @@ pub fn run(
             ),
         ));
     }
-    let recorded: Vec<RecordedChange> = plan
+    // Borrowed from the plan: copying every before and after row cost as much as writing.
+    let changes: Vec<ChangeRef<'_>> = plan
         .changes
         .iter()
-        .map(|c| RecordedChange {
-            entity_type: c.entity_type.clone(),
-            key: c.key.clone(),
+        .map(|c| ChangeRef {
+            entity_type: &c.entity_type,
+            key: &c.key,
             op: c.op,
-            before: c.before.clone(),
-            after: c.after.clone(),
+            before: c.before.as_ref(),
+            after: c.after.as_ref(),
         })
         .collect();
     write_run(
@@ -127,10 +128,19 @@ pub fn run(
             undo_of: None,
             base_revision: plan.base_revision,
         },
-        &recorded,
+        &changes,
         now,
         progress,
     )
+}
+
+/// One change to write and record, borrowed from a plan or an undo.
+struct ChangeRef<'a> {
+    entity_type: &'a str,
+    key: &'a str,
+    op: Op,
+    before: Option<&'a Row>,
+    after: Option<&'a Row>,
 }
 
 struct NewRunSpec<'a> {
@@ -148,7 +158,7 @@ struct NewRunSpec<'a> {
 fn write_run(
     store: &mut Store,
     spec: NewRunSpec<'_>,
-    changes: &[RecordedChange],
+    changes: &[ChangeRef<'_>],
     now: chrono::DateTime<chrono::Utc>,
     progress: Progress<'_>,
 ) -> Result<Run> {
@@ -173,26 +183,10 @@ fn write_run(
                 ),
             ));
         }
-        for (done, c) in changes.iter().enumerate() {
-            if done % 1024 == 0 && !progress(done as u64, total) {
-                return Err(Error::new(ErrorCode::Cancelled, "Cancelled; nothing was applied."));
-            }
-            let et = schema
-                .entity_type(&c.entity_type)
-                .ok_or_else(|| Error::internal(format!("unknown entity type {}", c.entity_type)))?;
-            match (c.op, &c.after) {
-                (Op::Create, Some(row)) => w.insert(et, row)?,
-                (Op::Update, Some(row)) => w.update(et, row)?,
-                (Op::Delete, _) => w.delete(et, &c.key)?,
-                (_, None) => return Err(Error::internal("a create or update without its row")),
-            }
-        }
-        progress(total, total);
-        let revision_before = w.revision_before();
-        history::record(
+        // The run first, so that each change is recorded as it is written, in one pass.
+        let id = history::record_run(
             w.tx(),
             w.path(),
-            &schema,
             &NewRun {
                 kind: spec.kind,
                 started_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -204,10 +198,46 @@ fn write_run(
                 thresholds: spec.evaluation,
                 force_reason: spec.force_reason,
                 undo_of: spec.undo_of,
-                revision_before,
+                revision_before: w.revision_before(),
             },
-            changes,
-        )
+        )?;
+        // Each image is encoded once, into buffers reused from row to row.
+        let (mut before, mut after) = (String::new(), String::new());
+        for (done, c) in changes.iter().enumerate() {
+            if done % 1024 == 0 && !progress(done as u64, total) {
+                return Err(Error::new(ErrorCode::Cancelled, "Cancelled; nothing was applied."));
+            }
+            let et = schema
+                .entity_type(c.entity_type)
+                .ok_or_else(|| Error::internal(format!("unknown entity type {}", c.entity_type)))?;
+            if let Some(row) = c.before {
+                encode_row_into(et, row, &mut before);
+            }
+            if let Some(row) = c.after {
+                encode_row_into(et, row, &mut after);
+            }
+            match (c.op, c.after) {
+                (Op::Create, Some(_)) => w.insert_encoded(et, c.key, &after)?,
+                (Op::Update, Some(_)) => w.update_encoded(et, c.key, &after)?,
+                (Op::Delete, _) => w.delete(et, c.key)?,
+                (_, None) => return Err(Error::internal("a create or update without its row")),
+            }
+            history::record_change(
+                w.tx(),
+                w.path(),
+                &EncodedChange {
+                    run_id: id,
+                    seq: done,
+                    entity_type: c.entity_type,
+                    key: c.key,
+                    op: c.op,
+                    before: c.before.map(|_| before.as_str()),
+                    after: c.after.map(|_| after.as_str()),
+                },
+            )?;
+        }
+        progress(total, total);
+        Ok(id)
     })?;
     history::get(store, id)
 }
@@ -338,7 +368,16 @@ pub fn undo(
             undo_of: Some(run_id),
             base_revision: snapshot.revision,
         },
-        &inverse,
+        &inverse
+            .iter()
+            .map(|c| ChangeRef {
+                entity_type: &c.entity_type,
+                key: &c.key,
+                op: c.op,
+                before: c.before.as_ref(),
+                after: c.after.as_ref(),
+            })
+            .collect::<Vec<_>>(),
         now,
         progress,
     )

@@ -11,8 +11,7 @@ use serde::Serialize;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::plan::{Mode, Op, TypeSummary};
-use crate::schema::Schema;
-use crate::store::{Row, Store, decode_row, encode_row, sql_error};
+use crate::store::{Row, Store, decode_row, sql_error};
 use crate::thresholds::Evaluation;
 
 /// What kind of run.
@@ -108,13 +107,12 @@ pub(crate) struct NewRun<'a> {
     pub revision_before: u64,
 }
 
-/// Records a run and its changes inside the apply transaction; returns its id.
-pub(crate) fn record(
+/// Records a run inside the apply transaction, before its changes ([`record_change`]);
+/// returns its id.
+pub(crate) fn record_run(
     tx: &rusqlite::Transaction<'_>,
     path: &std::path::Path,
-    schema: &Schema,
     run: &NewRun<'_>,
-    changes: &[RecordedChange],
 ) -> Result<i64> {
     let sql = |e| sql_error(path, e);
     let summary = serde_json::json!({
@@ -140,29 +138,44 @@ pub(crate) fn record(
         ],
     )
     .map_err(sql)?;
-    let id = tx.last_insert_rowid();
+    Ok(tx.last_insert_rowid())
+}
+
+/// One change of a run as it is recorded: its row images already encoded with
+/// [`crate::store::encode_row`] (apply encodes each image once, for the table and here).
+pub(crate) struct EncodedChange<'a> {
+    pub run_id: i64,
+    pub seq: usize,
+    pub entity_type: &'a str,
+    pub key: &'a str,
+    pub op: Op,
+    pub before: Option<&'a str>,
+    pub after: Option<&'a str>,
+}
+
+/// Records one change of the run [`record_run`] recorded, in the same transaction.
+pub(crate) fn record_change(
+    tx: &rusqlite::Transaction<'_>,
+    path: &std::path::Path,
+    c: &EncodedChange<'_>,
+) -> Result<()> {
     let mut stmt = tx
         .prepare_cached(
             "INSERT INTO change (run_id, seq, entity_type, key, op, before, after)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )
-        .map_err(sql)?;
-    for (seq, c) in changes.iter().enumerate() {
-        let et = schema.entity_type(&c.entity_type).ok_or_else(|| {
-            Error::internal(format!("unknown entity type {} in a change", c.entity_type))
-        })?;
-        stmt.execute(params![
-            id,
-            seq as i64,
-            c.entity_type,
-            c.key,
-            c.op.name(),
-            c.before.as_ref().map(|r| encode_row(et, r)),
-            c.after.as_ref().map(|r| encode_row(et, r)),
-        ])
-        .map_err(sql)?;
-    }
-    Ok(id)
+        .map_err(|e| sql_error(path, e))?;
+    stmt.execute(params![
+        c.run_id,
+        c.seq as i64,
+        c.entity_type,
+        c.key,
+        c.op.name(),
+        c.before,
+        c.after,
+    ])
+    .map_err(|e| sql_error(path, e))?;
+    Ok(())
 }
 
 fn parse_op(text: &str) -> Op {

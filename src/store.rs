@@ -294,8 +294,19 @@ impl Store {
         let mut rows = stmt.query([&entity_type.name]).map_err(|e| sql_error(&self.path, e))?;
         while let Some(r) = rows.next().map_err(|e| sql_error(&self.path, e))? {
             let key: String = r.get(0).map_err(|e| sql_error(&self.path, e))?;
-            let fields: String = r.get(1).map_err(|e| sql_error(&self.path, e))?;
-            f(decode_row(entity_type, key, &fields)?)?;
+            // Borrowed from SQLite's buffer: the JSON text is only parsed, never kept.
+            let fields = r.get_ref(1).map_err(|e| sql_error(&self.path, e))?;
+            let fields = fields.as_str().map_err(|_| {
+                Error::new(
+                    ErrorCode::Repository,
+                    format!(
+                        "The stored {} {key} is damaged (its fields are not text).",
+                        entity_type.name
+                    ),
+                )
+            })?;
+            let row = decode_row(entity_type, key, fields)?;
+            f(row)?;
         }
         Ok(())
     }
@@ -417,19 +428,30 @@ impl Writer<'_> {
     /// [`ErrorCode::Internal`] if the key already exists (the planner prevents it),
     /// [`ErrorCode::Repository`] if SQLite refuses the write.
     pub fn insert(&mut self, entity_type: &EntityType, row: &Row) -> Result<()> {
+        self.insert_encoded(entity_type, &row.key, &encode_row(entity_type, row))
+    }
+
+    /// [`Writer::insert`] of a row already encoded with [`encode_row`] (apply encodes each
+    /// row once for the table and the history).
+    pub(crate) fn insert_encoded(
+        &mut self,
+        entity_type: &EntityType,
+        key: &str,
+        fields: &str,
+    ) -> Result<()> {
         let mut stmt = self
             .tx
             .prepare_cached("INSERT INTO record (entity_type, key, fields) VALUES (?1, ?2, ?3)")
             .map_err(|e| sql_error(self.path, e))?;
-        stmt.execute(params![entity_type.name, row.key, encode_row(entity_type, row)]).map_err(
-            |e| match e.sqlite_error_code() {
+        stmt.execute(params![entity_type.name, key, fields]).map_err(|e| {
+            match e.sqlite_error_code() {
                 Some(rusqlite::ErrorCode::ConstraintViolation) => Error::internal(format!(
-                    "{} {} already exists and cannot be created again.",
-                    entity_type.name, row.key
+                    "{} {key} already exists and cannot be created again.",
+                    entity_type.name
                 )),
                 _ => sql_error(self.path, e),
-            },
-        )?;
+            }
+        })?;
         Ok(())
     }
 
@@ -440,17 +462,27 @@ impl Writer<'_> {
     /// [`ErrorCode::Internal`] if the row does not exist, [`ErrorCode::Repository`] if SQLite
     /// refuses the write.
     pub fn update(&mut self, entity_type: &EntityType, row: &Row) -> Result<()> {
+        self.update_encoded(entity_type, &row.key, &encode_row(entity_type, row))
+    }
+
+    /// [`Writer::update`] with the row already encoded with [`encode_row`].
+    pub(crate) fn update_encoded(
+        &mut self,
+        entity_type: &EntityType,
+        key: &str,
+        fields: &str,
+    ) -> Result<()> {
         let mut stmt = self
             .tx
             .prepare_cached("UPDATE record SET fields = ?3 WHERE entity_type = ?1 AND key = ?2")
             .map_err(|e| sql_error(self.path, e))?;
         let n = stmt
-            .execute(params![entity_type.name, row.key, encode_row(entity_type, row)])
+            .execute(params![entity_type.name, key, fields])
             .map_err(|e| sql_error(self.path, e))?;
         if n != 1 {
             return Err(Error::internal(format!(
-                "{} {} does not exist and cannot be updated.",
-                entity_type.name, row.key
+                "{} {key} does not exist and cannot be updated.",
+                entity_type.name
             )));
         }
         Ok(())
@@ -491,19 +523,69 @@ impl Writer<'_> {
 
 /// The JSON object kept in `record.fields`: non-empty values by attribute name.
 pub(crate) fn encode_row(entity_type: &EntityType, row: &Row) -> String {
-    let mut map = serde_json::Map::new();
+    let mut out = String::new();
+    encode_row_into(entity_type, row, &mut out);
+    out
+}
+
+/// [`encode_row`] into a buffer the caller reuses (cleared first). Written by hand, in
+/// attribute order: building a `serde_json::Map` first cost two allocations per value.
+pub(crate) fn encode_row_into(entity_type: &EntityType, row: &Row, out: &mut String) {
+    out.clear();
+    out.push('{');
+    let mut first = true;
     for (attr, value) in entity_type.attributes.iter().zip(&row.values) {
-        if !value.is_empty() {
-            map.insert(attr.name.clone(), serde_json::Value::String(value.clone()));
+        if value.is_empty() {
+            continue;
         }
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        push_json_string(out, &attr.name);
+        out.push(':');
+        push_json_string(out, value);
     }
-    serde_json::Value::Object(map).to_string()
+    out.push('}');
+}
+
+/// Appends `text` as a JSON string, escaped as `serde_json` does (quote, backslash and
+/// control characters; everything else as is).
+fn push_json_string(out: &mut String, text: &str) {
+    out.push('"');
+    let mut start = 0;
+    for (i, b) in text.bytes().enumerate() {
+        let escape: &str = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&text[start..i]);
+        if escape.is_empty() {
+            out.push_str(&format!("\\u{b:04x}"));
+        } else {
+            out.push_str(escape);
+        }
+        start = i + 1;
+    }
+    out.push_str(&text[start..]);
+    out.push('"');
 }
 
 /// The inverse of [`encode_row`]; attributes the schema no longer declares are dropped.
 pub(crate) fn decode_row(entity_type: &EntityType, key: String, fields: &str) -> Result<Row> {
-    let map: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(fields).map_err(|_| {
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_str(fields);
+    let values = FieldsSeed(entity_type)
+        .deserialize(&mut de)
+        .and_then(|values| de.end().map(|()| values))
+        .map_err(|_| {
             Error::new(
                 ErrorCode::Repository,
                 format!(
@@ -512,16 +594,73 @@ pub(crate) fn decode_row(entity_type: &EntityType, key: String, fields: &str) ->
                 ),
             )
         })?;
-    let values = entity_type
-        .attributes
-        .iter()
-        .map(|a| match map.get(&a.name) {
-            Some(serde_json::Value::String(s)) => s.clone(),
-            Some(other) if !other.is_null() => other.to_string(),
-            _ => String::new(),
-        })
-        .collect();
     Ok(Row { key, values })
+}
+
+/// Deserialises a `fields` object straight into the values in attribute order, without an
+/// intermediate map: keys are borrowed from the text when they hold no escape.
+struct FieldsSeed<'t>(&'t EntityType);
+
+impl<'de> serde::de::DeserializeSeed<'de> for FieldsSeed<'_> {
+    type Value = Vec<String>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Vec<String>, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for FieldsSeed<'_> {
+    type Value = Vec<String>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object of attribute values")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Vec<String>, A::Error> {
+        let attributes = &self.0.attributes;
+        let mut values = vec![String::new(); attributes.len()];
+        // Values are written in attribute order, so the next attribute is the likely match.
+        let mut next = 0;
+        while let Some(Key(name)) = map.next_key::<Key<'de>>()? {
+            let found =
+                (next..attributes.len()).chain(0..next).find(|&i| attributes[i].name == *name);
+            let value: serde_json::Value = map.next_value()?;
+            let Some(i) = found else { continue };
+            next = i + 1;
+            values[i] = match value {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Null => String::new(),
+                other => other.to_string(),
+            };
+        }
+        Ok(values)
+    }
+}
+
+/// An object key, borrowed from the text when it holds no escape (serde's `Cow` always
+/// copies).
+struct Key<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Key<'de>, D::Error> {
+        struct KeyVisitor;
+        impl<'de> serde::de::Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an attribute name")
+            }
+
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
 }
 
 fn create_flag() -> OpenFlags {
@@ -554,8 +693,12 @@ fn connect(path: &Path, flags: OpenFlags) -> Result<Connection> {
     let _mode: String = conn
         .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
         .map_err(|e| sql_error(path, e))?;
-    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")
-        .map_err(|e| sql_error(path, e))?;
+    // A 32 MiB page cache (SQLite's default is 2 MiB): a sync of 100k rows touches more
+    // pages than that, and each page spilled mid-transaction is written twice.
+    conn.execute_batch(
+        "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA cache_size = -32768;",
+    )
+    .map_err(|e| sql_error(path, e))?;
     Ok(conn)
 }
 
@@ -635,6 +778,38 @@ mod tests {
 
     fn site(key: &str, name: &str) -> Row {
         Row { key: key.into(), values: vec![name.into(), String::new(), "France".into()] }
+    }
+
+    #[test]
+    fn rows_encode_as_json_objects_and_decode_back() {
+        let schema = Schema::directory();
+        let t = user_type(&schema);
+        let tricky = "a \"quote\", a \\ backslash, \n\r\t\u{8}\u{c}\u{1} and é€😀";
+        let row = Row { key: "K".into(), values: vec![tricky.into(), String::new(), "x".into()] };
+        let text = encode_row(t, &row);
+        let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(parsed[&t.attributes[0].name], tricky, "valid JSON: {text}");
+        assert!(parsed.get(&t.attributes[1].name).is_none(), "empty values are left out");
+        // Text serde_json wrote before (sorted keys) decodes the same.
+        let mut map = serde_json::Map::new();
+        map.insert(t.attributes[0].name.clone(), tricky.into());
+        map.insert(t.attributes[2].name.clone(), "x".into());
+        let serde_text = serde_json::Value::Object(map).to_string();
+        assert_eq!(decode_row(t, "K".into(), &serde_text).unwrap(), row);
+        assert_eq!(decode_row(t, "K".into(), &text).unwrap(), row);
+        // Escaped keys, unknown keys, numbers and nulls, in any order.
+        let name0 = &t.attributes[0].name;
+        let escaped: String = name0.chars().map(|c| format!("\\u{:04x}", c as u32)).collect();
+        let odd = format!(
+            r#"{{"{}":12,"Gone":"x","{escaped}":"v","{}":null}}"#,
+            t.attributes[2].name, t.attributes[1].name
+        );
+        let decoded = decode_row(t, "K".into(), &odd).unwrap();
+        assert_eq!(decoded.values, ["v", "", "12"]);
+        for damaged in ["", "[]", "{", r#"{"a":"b"} x"#] {
+            let e = decode_row(t, "K".into(), damaged).unwrap_err();
+            assert_eq!(e.code, ErrorCode::Repository, "{damaged}");
+        }
     }
 
     #[test]
