@@ -31,7 +31,7 @@
 //!
 //! | format | how it is recognised | read with |
 //! |---|---|---|
-//! | `.xlsx`, `.xlsm` | zip with `[Content_Types].xml` and `xl/workbook.xml` | calamine, streamed cell by cell |
+//! | `.xlsx`, `.xlsm` | zip with `[Content_Types].xml` and `xl/workbook.xml` | idbulk's own streaming reader (one pass over each sheet's XML), else calamine |
 //! | `.ods` | zip whose `mimetype` is `application/vnd.oasis.opendocument.spreadsheet` | calamine |
 //! | `.xls` | OLE2 compound file with a `Workbook` (or `Book`) stream | calamine |
 //! | `.csv` | anything else that is text | the `csv` crate |
@@ -60,8 +60,9 @@
 //!   cached result (written by a program that does not calculate) becomes
 //!   [`Cell::FormulaWithoutValue`]; a formula whose result is the empty string is
 //!   [`Cell::Empty`].
-//! - **Dates.** calamine decides from the number format whether a number is a date, and applies
-//!   the 1904 date system when the workbook uses it. See [`Cell::DateTime`].
+//! - **Dates.** The number format decides whether a number is a date (calamine's rules, which
+//!   the streaming `.xlsx` reader follows), and the 1904 date system applies when the
+//!   workbook uses it. See [`Cell::DateTime`].
 //! - **CSV.** One file is one sheet, named after the file stem. Encoding: a byte-order mark
 //!   decides, else [`CsvOptions::encoding`], else UTF-8 when valid and Windows-1252 with a
 //!   notice otherwise. Separator: a `sep=X` first line (it describes this very file, so it
@@ -89,6 +90,7 @@ mod prescan;
 mod sheet;
 mod sniff;
 mod spreadsheet;
+mod xlsx;
 
 use std::fmt;
 use std::io::Read;
@@ -465,8 +467,9 @@ pub fn read_bytes(name: &str, bytes: &[u8], options: &CsvOptions) -> Result<RawW
 ///
 /// `progress(done, total)` is called when reading starts, every few thousand rows, and once
 /// at the end with `done == total`. Both numbers are in the same unit, which depends on the
-/// format: rows for workbooks (the total from the sheets' declared sizes), bytes of text for
-/// CSV; only the ratio `done / total` is meant for people. `done` never decreases and
+/// format: bytes of sheet XML for `.xlsx` (the total from the archive's directory), bytes of
+/// text for CSV, rows for `.xls` and `.ods` (and for the rare `.xlsx` the streaming reader
+/// leaves to calamine); only the ratio `done / total` is meant for people. `done` never decreases and
 /// never exceeds `total`. Returning `false` stops the read.
 ///
 /// # Errors

@@ -1,9 +1,10 @@
-//! Workbooks (`.xlsx`, `.xls`, `.ods`) read with calamine into raw sheets.
+//! Workbooks (`.xlsx`, `.xls`, `.ods`) read into raw sheets.
 //!
-//! `.xlsx` sheets are streamed cell by cell ([`calamine::XlsxCellReader`]), which also gives
-//! each cell's formula, so memory follows the cells that hold something and a formula without
-//! a cached value is seen. `.xls` and `.ods` are read by calamine as whole grids when the file
-//! is opened, so the [`prescan`](super::prescan) bounds them first.
+//! `.xlsx` sheets are read by idbulk's own streaming reader ([`super::xlsx`]); calamine reads
+//! those it steps aside from, streaming them cell by cell ([`calamine::XlsxCellReader`]), which
+//! also gives each cell's formula, so memory follows the cells that hold something and a
+//! formula without a cached value is seen. `.xls` and `.ods` are read by calamine as whole
+//! grids when the file is opened, so the [`prescan`](super::prescan) bounds them first.
 
 use std::io::Cursor;
 
@@ -23,7 +24,7 @@ use crate::template::{LISTS_SHEET, METADATA_SHEET, README_SHEET};
 
 /// What to do with a sheet of a workbook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
+pub(super) enum Role {
     /// An entity sheet (or any other visible worksheet: the planner decides).
     Data,
     /// The hidden metadata sheet: read into key/value pairs.
@@ -34,7 +35,7 @@ enum Role {
     Hidden,
 }
 
-fn role(sheet: &calamine::Sheet) -> Role {
+pub(super) fn role(sheet: &calamine::Sheet) -> Role {
     let is = |name: &str| sheet.name.eq_ignore_ascii_case(name);
     if sheet.typ != SheetType::WorkSheet || is(README_SHEET) || is(LISTS_SHEET) {
         Role::Skip
@@ -47,7 +48,7 @@ fn role(sheet: &calamine::Sheet) -> Role {
     }
 }
 
-fn hidden_notice(sheet: &str) -> Notice {
+pub(super) fn hidden_notice(sheet: &str) -> Notice {
     Notice {
         sheet: Some(sheet.to_string()),
         message: format!(
@@ -56,7 +57,7 @@ fn hidden_notice(sheet: &str) -> Notice {
     }
 }
 
-fn merged_notice(sheet: &str, regions: &[Dimensions]) -> Option<Notice> {
+pub(super) fn merged_notice(sheet: &str, regions: &[Dimensions]) -> Option<Notice> {
     if regions.is_empty() {
         return None;
     }
@@ -95,7 +96,7 @@ fn iso_of(datetime: NaiveDateTime, time_only: bool) -> String {
     }
 }
 
-fn cell_from_excel_datetime(value: &ExcelDateTime) -> Cell {
+pub(super) fn cell_from_excel_datetime(value: &ExcelDateTime) -> Cell {
     let serial = value.as_f64();
     if value.is_duration() {
         let seconds = (serial * 86_400.0).round() as i64;
@@ -154,7 +155,7 @@ fn unreadable(name: &str, what: &str, error: impl std::fmt::Display) -> Error {
     invalid(format!("{name} could not be read as {what}: {error}. Save it again and retry."))
 }
 
-fn new_workbook(name: &str, format: FileFormat) -> RawWorkbook {
+pub(super) fn new_workbook(name: &str, format: FileFormat) -> RawWorkbook {
     RawWorkbook {
         file_name: name.to_string(),
         format,
@@ -165,8 +166,24 @@ fn new_workbook(name: &str, format: FileFormat) -> RawWorkbook {
     }
 }
 
-/// Reads an `.xlsx` or `.xlsm` workbook, streaming each sheet.
+/// Reads an `.xlsx` or `.xlsm` workbook: with the streaming reader of [`super::xlsx`], or
+/// with calamine when that reader steps aside.
 pub(crate) fn read_xlsx(
+    name: &str,
+    bytes: &[u8],
+    progress: &mut Progress<'_>,
+) -> Result<RawWorkbook> {
+    match super::xlsx::read(name, bytes, progress) {
+        Ok(workbook) => return Ok(workbook),
+        Err(super::xlsx::Stop::Refused(e)) => return Err(e),
+        // Something the streaming reader does not handle: calamine reads it, or says why not.
+        Err(super::xlsx::Stop::Fallback(_)) => {}
+    }
+    read_xlsx_with_calamine(name, bytes, progress)
+}
+
+/// Reads an `.xlsx` workbook with calamine, streaming each sheet cell by cell.
+pub(super) fn read_xlsx_with_calamine(
     name: &str,
     bytes: &[u8],
     progress: &mut Progress<'_>,
@@ -236,7 +253,7 @@ pub(crate) fn read_xlsx(
 }
 
 /// Refuses a sheet whose declared `<dimension>` is beyond the limits, before reading a cell.
-fn check_dimension(name: &str, sheet: &str, dimension: Dimensions) -> Result<()> {
+pub(super) fn check_dimension(name: &str, sheet: &str, dimension: Dimensions) -> Result<()> {
     let (last_row, last_column) = dimension.end;
     if u64::from(last_row) + 1 > u64::from(MAX_ROWS) || last_column >= MAX_COLUMNS {
         return Err(invalid(format!(
