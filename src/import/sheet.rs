@@ -19,11 +19,14 @@ pub(crate) struct SheetBuilder<'a> {
     name: String,
     /// 0-based row -> (0-based column, cell), in arrival order.
     rows: BTreeMap<u32, Vec<(u32, Cell)>>,
+    /// The most cells a row held so far: a new row is sized for it, rather than grown
+    /// through four reallocations.
+    width: usize,
 }
 
 impl<'a> SheetBuilder<'a> {
     pub(crate) fn new(file: &'a str, name: &str) -> SheetBuilder<'a> {
-        SheetBuilder { file, name: name.to_string(), rows: BTreeMap::new() }
+        SheetBuilder { file, name: name.to_string(), rows: BTreeMap::new(), width: 0 }
     }
 
     /// Adds a cell at a 0-based position. Empty cells are dropped.
@@ -62,7 +65,9 @@ impl<'a> SheetBuilder<'a> {
                 thousands(MAX_CELLS)
             )));
         }
-        self.rows.entry(row).or_default().push((column, cell));
+        let cells = self.rows.entry(row).or_insert_with(|| Vec::with_capacity(self.width));
+        cells.push((column, cell));
+        self.width = self.width.max(cells.len());
         Ok(())
     }
 

@@ -1,5 +1,6 @@
 //! Building a plan: sheets to entity types, rows to intents, intents to changes.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::Result;
@@ -73,18 +74,19 @@ fn parse_command(text: &str) -> Option<Action> {
 
 /// What one cell does to its attribute.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Patch {
+enum Patch<'w> {
     /// Leave the stored value (blank cell in incremental mode, missing column, bad value).
     Keep,
-    /// Set this canonical value (`""` empties it).
-    Set(String),
+    /// Set this canonical value (`""` empties it); borrowed from the cell when the cell's
+    /// text is already canonical, which is nearly always, so most rows allocate nothing.
+    Set(Cow<'w, str>),
 }
 
 /// One data row, read and validated.
-struct Intent {
+struct Intent<'w> {
     row: u32,
     action: Action,
-    patches: Vec<Patch>,
+    patches: Vec<Patch<'w>>,
 }
 
 /// Where each attribute sits in a sheet: indexes into its headers (and cells).
@@ -634,12 +636,12 @@ impl TypeChanges {
                             "Leave the cell blank instead.".into(),
                         );
                     }
-                    patches.push(Patch::Set(String::new()));
+                    patches.push(Patch::Set(Cow::Borrowed("")));
                     continue;
                 }
-                match import::canonical(&attr.kind, cell) {
+                match canonical_cow(&attr.kind, cell) {
                     Ok(v) if v.is_empty() => patches.push(match mode {
-                        Mode::Complete => Patch::Set(String::new()),
+                        Mode::Complete => Patch::Set(Cow::Borrowed("")),
                         Mode::Incremental => Patch::Keep,
                     }),
                     Ok(v) => patches.push(Patch::Set(v)),
@@ -781,7 +783,7 @@ fn create(et: &EntityType, key: &str, patches: &[Patch], source: Option<SourceRo
     let mut row = Row::empty(key, et);
     for (v, p) in row.values.iter_mut().zip(patches) {
         if let Patch::Set(new) = p {
-            v.clone_from(new);
+            new.as_ref().clone_into(v);
         }
     }
     let fields = et
@@ -816,7 +818,7 @@ fn update(
             Patch::Set(new) if old.values[ai] != *new => Some(FieldChange {
                 attribute: et.attributes[ai].name.clone(),
                 old: old.values[ai].clone(),
-                new: new.clone(),
+                new: new.to_string(),
             }),
             _ => None,
         })
@@ -827,7 +829,7 @@ fn update(
     let mut row = old.clone();
     for (ai, p) in patches.iter().enumerate() {
         if let Patch::Set(new) = p {
-            row.values[ai].clone_from(new);
+            new.as_ref().clone_into(&mut row.values[ai]);
         }
     }
     Some(Change {
@@ -858,6 +860,33 @@ fn delete(et: &EntityType, old: &Row, source: Option<SourceRow>) -> Change {
         before: Some(old.clone()),
         after: None,
     }
+}
+
+/// [`import::canonical`], borrowing the cell's own text when it is already canonical: a text
+/// or reference cell holding text that is not an Excel-mangled number (what nearly every cell
+/// of a template holds).
+fn canonical_cow<'w>(
+    kind: &AttributeKind,
+    cell: &'w Cell,
+) -> Result<Cow<'w, str>, import::CellProblem> {
+    if let Cell::Text(text) = cell {
+        let borrowed = match kind {
+            AttributeKind::Text => Some(text.as_str()),
+            AttributeKind::Reference { .. } => Some(text.trim()),
+            _ => None,
+        };
+        // Text that reads like a number in scientific notation gets canonical's finding.
+        if let Some(value) = borrowed.filter(|v| !v.contains(['E', 'e']) || !may_be_scientific(v)) {
+            return Ok(Cow::Borrowed(value));
+        }
+    }
+    import::canonical(kind, cell).map(Cow::Owned)
+}
+
+/// Whether text could be a number in scientific notation (`1.23E+15`): then
+/// [`import::canonical`] decides.
+fn may_be_scientific(text: &str) -> bool {
+    text.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'E' | b'e' | b'+' | b'-' | b' '))
 }
 
 fn is_null_null(cell: &Cell) -> bool {
@@ -974,4 +1003,40 @@ pub fn summarise(schema: &Schema, stored: &Snapshot, changes: &[Change]) -> Vec<
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod canonical_cow_tests {
+    use super::*;
+
+    #[test]
+    fn borrowing_gives_what_canonical_gives() {
+        let kinds = [
+            AttributeKind::Text,
+            AttributeKind::Reference { target: "User".into() },
+            AttributeKind::Email,
+            AttributeKind::Date,
+        ];
+        let texts = [
+            "plain",
+            " padded ",
+            "",
+            "1.23E+15",
+            "1.5e+03",
+            "E",
+            "Eve",
+            "12 345",
+            "a@b.c",
+            "2024-01-31",
+            "-1E+05",
+        ];
+        for kind in &kinds {
+            for text in texts {
+                let cell = Cell::Text(text.into());
+                let expected = import::canonical(kind, &cell);
+                let got = canonical_cow(kind, &cell).map(Cow::into_owned);
+                assert_eq!(got, expected, "{kind:?} {text:?}");
+            }
+        }
+    }
 }
