@@ -23,6 +23,8 @@ use idbulk::thresholds::{self, Counter, Limit, Thresholds};
 use idbulk::verify::{self, ChainEnd, PersonSheet, Verification};
 use idbulk::{Error, ErrorCode, Schema, Store, demo, store, template};
 
+mod backups;
+
 mod progress;
 
 /// Bulk updates of an identity repository through spreadsheets.
@@ -94,6 +96,20 @@ enum Command {
     Show {
         /// The person's key
         user: String,
+    },
+    /// Back up the repository now (SQLite backup API) into <db>.backups/, then prune to the
+    /// retention
+    Backup {
+        /// Keep this many backups from now on (0 = no automatic backups before syncs)
+        #[arg(long, value_name = "N")]
+        keep: Option<u32>,
+    },
+    /// List the repository's backups, newest first, and the retention
+    Backups,
+    /// Put a backup back over the repository (the current state is backed up first)
+    Restore {
+        /// The backup: a path, or a file name listed by `idbulk backups`
+        file: PathBuf,
     },
     /// Show the safety thresholds, or set one
     Thresholds {
@@ -250,6 +266,9 @@ fn execute(cli: Cli) -> idbulk::Result<Outcome> {
         Command::Verify => verify_cmd(&db),
         Command::Report { by, output } => report_cmd(&db, by.into(), output.as_deref()),
         Command::Show { user } => show(&db, &user),
+        Command::Backup { keep } => backups::create(&db, keep),
+        Command::Backups => backups::list(&db),
+        Command::Restore { file } => backups::restore(&db, &file),
         Command::Thresholds { scope, counter, rows, percent } => {
             thresholds_cmd(&db, scope, counter, rows, percent)
         }
@@ -559,6 +578,8 @@ fn sync(
         }
         _ => {}
     }
+    // Back up before writing, as the app does (nothing when retention is off).
+    let backed_up = idbulk::backup::before_sync(&store, chrono::Utc::now())?;
     let mut bar = progress::Bar::new("Writing");
     let run = apply::run(&mut store, &plan, &force, chrono::Utc::now(), &mut |done, total| {
         bar.update(done, total)
@@ -573,7 +594,11 @@ fn sync(
         run.counts.deleted,
         run.force_reason.as_ref().map(|r| format!(" (forced: {r})")).unwrap_or_default()
     );
-    Ok(Outcome::done(json!({ "plan": plan, "verdict": plan.verdict(), "run": run }), human))
+    let human = backups::sync_note(human, backed_up.as_ref());
+    Ok(Outcome::done(
+        json!({ "plan": plan, "verdict": plan.verdict(), "run": run, "backup": backed_up }),
+        human,
+    ))
 }
 
 fn history_cmd(db: &Path, run: Option<i64>) -> idbulk::Result<Outcome> {

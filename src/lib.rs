@@ -9,6 +9,7 @@
 //!
 //! - **Schema** ([`schema`]): the entity types (one sheet each), their key and attributes.
 //! - **Repository** ([`store`]): the SQLite file holding the rows, history and settings.
+//! - **Backup** ([`backup`]): a copy of the repository taken before a sync, restorable.
 //! - **Template** ([`template`]): a workbook (or CSV files) to fill: full (every row) or empty.
 //! - **Demo** ([`demo`]): a realistic organisation to start from.
 //! - **Value** ([`value`]): the canonical text form of each attribute kind.
@@ -23,6 +24,7 @@
 //! - **Incremental**: each row says what to do with it in its `Command` column.
 
 pub mod apply;
+pub mod backup;
 pub mod connection;
 pub mod demo;
 mod document;

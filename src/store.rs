@@ -408,6 +408,29 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Lets the repository file grow by at most `pages` more pages on this connection
+    /// (SQLite's `max_page_count`): a write that needs more fails exactly as on a full disk,
+    /// with [`ErrorCode::Repository`]. The fault tests (`tests/engine/faults.rs`) use it
+    /// because they cannot fill a real disk; the app and the CLI never call it.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorCode::Repository`] if the file cannot be read.
+    pub fn limit_growth(&self, pages: u64) -> Result<()> {
+        let count: i64 = self
+            .conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .map_err(|e| sql_error(&self.path, e))?;
+        let limit = u64::try_from(count).unwrap_or(0).saturating_add(pages);
+        let _set: i64 = self
+            .conn
+            .query_row(&format!("PRAGMA max_page_count = {limit}"), [], |r| r.get(0))
+            .map_err(|e| sql_error(&self.path, e))?;
+        Ok(())
+    }
+}
+
 /// Writes inside one transaction; see [`Store::write`].
 pub struct Writer<'a> {
     tx: rusqlite::Transaction<'a>,
@@ -689,6 +712,9 @@ fn check_not_empty(path: &Path, len: u64) -> Result<()> {
 fn connect(path: &Path, flags: OpenFlags) -> Result<Connection> {
     let conn = Connection::open_with_flags(path, flags).map_err(|e| sql_error(path, e))?;
     conn.busy_timeout(Duration::from_secs(5)).map_err(|e| sql_error(path, e))?;
+    // Before anything writes: switching to WAL rewrites the file header, and a file from a
+    // newer idbulk must be refused exactly as it was found.
+    refuse_newer(&conn, path)?;
     // journal_mode answers with a row, so it is read rather than executed.
     let _mode: String = conn
         .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
@@ -702,7 +728,8 @@ fn connect(path: &Path, flags: OpenFlags) -> Result<Connection> {
     Ok(conn)
 }
 
-fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+/// Refuses a file whose format is newer than [`FILE_FORMAT_VERSION`]; returns its format.
+fn refuse_newer(conn: &Connection, path: &Path) -> Result<i64> {
     let version: i64 =
         conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| sql_error(path, e))?;
     if version > FILE_FORMAT_VERSION {
@@ -714,6 +741,11 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
             ),
         ));
     }
+    Ok(version)
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    let version = refuse_newer(conn, path)?;
     if version == FILE_FORMAT_VERSION {
         return Ok(());
     }
@@ -731,19 +763,16 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
 pub(crate) fn sql_error(path: &Path, e: rusqlite::Error) -> Error {
     use rusqlite::ErrorCode as C;
     let where_ = path.display();
+    let backups = crate::backup::folder(path);
+    let restore = format!("Restore it from a backup (idbulk keeps them in {}).", backups.display());
     match e.sqlite_error_code() {
         Some(C::DatabaseBusy | C::DatabaseLocked) => Error::new(
             ErrorCode::Busy,
             format!(
-                "The repository {where_} is busy: another idbulk is writing to it. Try again when it has finished."
+                "The repository {where_} is busy: another program (another idbulk window or command) is writing to it. Nothing was changed; try again when it has finished."
             ),
         ),
-        Some(C::ReadOnly) => Error::new(
-            ErrorCode::Repository,
-            format!(
-                "The repository {where_} is read-only, so nothing can be written. Check the file's permissions."
-            ),
-        ),
+        Some(C::ReadOnly) => Error::new(ErrorCode::Repository, read_only_message(path)),
         Some(C::DiskFull) => Error::new(
             ErrorCode::Repository,
             format!(
@@ -753,19 +782,73 @@ pub(crate) fn sql_error(path: &Path, e: rusqlite::Error) -> Error {
         Some(C::NotADatabase) => Error::new(
             ErrorCode::Repository,
             format!(
-                "{where_} is not an idbulk repository (it is not an SQLite database), or it is damaged."
+                "{where_} is not an idbulk repository (it is not an SQLite database), or it is damaged; nothing was changed. If it was a repository, {}",
+                lowercase_first(&restore)
             ),
         ),
         Some(C::DatabaseCorrupt) => Error::new(
             ErrorCode::Repository,
-            format!("The repository {where_} is damaged ({e}). Restore it from a backup."),
+            format!("The repository {where_} is damaged ({e}); nothing was changed. {restore}"),
         ),
-        Some(C::CannotOpen) => Error::new(
-            ErrorCode::Repository,
-            format!("The repository {where_} cannot be opened. Check the path and permissions."),
-        ),
+        Some(C::CannotOpen) => match read_only_folder(path) {
+            Some(_) => Error::new(ErrorCode::Repository, read_only_message(path)),
+            None => Error::new(
+                ErrorCode::Repository,
+                format!(
+                    "The repository {where_} cannot be opened. Check the path and permissions."
+                ),
+            ),
+        },
         _ => Error::new(ErrorCode::Repository, format!("The repository {where_} failed: {e}")),
     }
+}
+
+/// Why a repository cannot be written: its folder (SQLite creates `-wal` and `-shm` files
+/// beside the repository, so a writable file in a read-only folder is no use) or the file.
+fn read_only_message(path: &Path) -> String {
+    let where_ = path.display();
+    match read_only_folder(path) {
+        Some(folder) => format!(
+            "The repository {where_} cannot be used: its folder {} is read-only, and SQLite needs to create its journal files ({}-wal, {}-shm) beside it. Make the folder writable, or move the repository to a folder that is; nothing was changed.",
+            folder.display(),
+            file_name(path),
+            file_name(path)
+        ),
+        None => format!(
+            "The repository {where_} is read-only (its permissions or its disk allow no writing), so idbulk cannot use it. Make the file writable; nothing was changed."
+        ),
+    }
+}
+
+/// The repository's folder if a file cannot be created in it. The probe is a temporary file
+/// in the folder, removed at once: the repository file itself is never opened outside SQLite
+/// (see [`check_not_empty`]).
+fn read_only_folder(path: &Path) -> Option<PathBuf> {
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    match tempfile::Builder::new().prefix(".idbulk-probe").tempfile_in(&folder) {
+        Ok(_) => None,
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+            ) =>
+        {
+            Some(folder)
+        }
+        Err(_) => None,
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into())
+}
+
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |c| c.to_lowercase().chain(chars).collect())
 }
 
 #[cfg(test)]

@@ -13,13 +13,18 @@
 //! 7. [`verification`]: after a sync, HR verifies (`idbulk verify`), counts heads before and
 //!    after (`idbulk report`, with `.xlsx` and `.csv` exports) and checks a person's hierarchy
 //!    (`idbulk show`).
+//! 8. [`faults`]: a full disk, a read-only file or folder, a busy, damaged, foreign or newer
+//!    repository: a clear message each time, and nothing lost.
+//! 9. [`backups`]: a backup before every sync, on demand, listed, pruned and restored.
 
 // Tests unwrap freely: a panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
+mod backups;
 mod crash;
+mod faults;
 mod hostile;
 mod import;
 mod journeys;
