@@ -16,6 +16,7 @@
 //! 8. [`faults`]: a full disk, a read-only file or folder, a busy, damaged, foreign or newer
 //!    repository: a clear message each time, and nothing lost.
 //! 9. [`backups`]: a backup before every sync, on demand, listed, pruned and restored.
+//! 10. [`shell_security`]: the desktop shell's CSP and capabilities stay locked down.
 
 // Tests unwrap freely: a panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -29,5 +30,6 @@ mod hostile;
 mod import;
 mod journeys;
 mod properties;
+mod shell_security;
 mod template;
 mod verification;
