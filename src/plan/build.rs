@@ -1,7 +1,7 @@
 //! Building a plan: sheets to entity types, rows to intents, intents to changes.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::error::Result;
 use crate::import::{self, Cell, RawSheet, RawWorkbook};
@@ -457,11 +457,14 @@ impl TypeChanges {
         findings: &mut Vec<Finding>,
     ) -> TypeChanges {
         let zeros = LeadingZeros::index(table.keys());
-        let mut intents: BTreeMap<String, Vec<Intent>> = BTreeMap::new();
+        // In row order; sorted by key below (a stable sort keeps duplicates in row order).
+        // A sorted vector rather than a map: the rows of a template already come in key
+        // order, which the sort detects in one pass.
+        let mut intents: Vec<(String, Intent)> = Vec::with_capacity(sheet.rows.len());
         let mut ignored_commands = 0u32;
         // Every key some row holds, even a row with errors: in complete mode such a key is not
         // absent, so its stored row must not be planned for deletion.
-        let mut mentioned: BTreeSet<String> = BTreeSet::new();
+        let mut mentioned: HashSet<String> = HashSet::with_capacity(sheet.rows.len());
         for raw in &sheet.rows {
             let cell_at = |i: usize| raw.cells.get(i).unwrap_or(&Cell::Empty);
             let mut finding = |severity,
@@ -658,7 +661,7 @@ impl TypeChanges {
                     }
                 }
             }
-            intents.entry(key).or_default().push(Intent { row: raw.row, action, patches });
+            intents.push((key, Intent { row: raw.row, action, patches }));
         }
         if ignored_commands > 0 {
             findings.push(sheet_finding(
@@ -673,10 +676,12 @@ impl TypeChanges {
         let mut changes = Vec::new();
         let mut unchanged = 0;
         let source = |row: u32| Some(SourceRow { sheet: sheet.name.clone(), row });
-        for (key, rows) in &intents {
+        intents.sort_by(|a, b| a.0.cmp(&b.0));
+        for rows in intents.chunk_by(|a, b| a.0 == b.0) {
+            let key = &rows[0].0;
             if rows.len() > 1 {
-                let numbers: Vec<String> = rows.iter().map(|i| i.row.to_string()).collect();
-                for intent in &rows[1..] {
+                let numbers: Vec<String> = rows.iter().map(|(_, i)| i.row.to_string()).collect();
+                for (_, intent) in &rows[1..] {
                     findings.push(Finding {
                         severity: Severity::Error,
                         code: "duplicate_key",
@@ -697,7 +702,7 @@ impl TypeChanges {
                 }
                 continue;
             }
-            let intent = &rows[0];
+            let intent = &rows[0].1;
             let stored = table.get(key);
             let not_found =
                 |findings: &mut Vec<Finding>, code, severity, message: String, fix: &str| {
@@ -944,7 +949,7 @@ pub(super) fn unsafe_key(key: &str) -> Option<String> {
 
 /// Stored keys that start with `0` and are all digits, by their value without the zeros: finds
 /// `00123` when a file says `123`.
-pub(super) struct LeadingZeros<'a>(BTreeMap<&'a str, &'a str>);
+pub(super) struct LeadingZeros<'a>(HashMap<&'a str, &'a str>);
 
 impl<'a> LeadingZeros<'a> {
     pub fn index(keys: impl Iterator<Item = &'a String>) -> LeadingZeros<'a> {
