@@ -179,7 +179,13 @@ pub(crate) fn read_xlsx(
         // Something the streaming reader does not handle: calamine reads it, or says why not.
         Err(super::xlsx::Stop::Fallback(_)) => {}
     }
-    read_xlsx_with_calamine(name, bytes, progress)
+    // calamine panics on some crafted files (a cell reference whose row overflows 32 bits,
+    // found by fuzzing: tests/engine/fuzz_regressions.rs). A panic there means a damaged
+    // file, not a crash of the app.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        read_xlsx_with_calamine(name, bytes, progress)
+    }))
+    .unwrap_or_else(|_| Err(unreadable(name, "an Excel workbook", "its content is damaged")))
 }
 
 /// Reads an `.xlsx` workbook with calamine, streaming each sheet cell by cell.

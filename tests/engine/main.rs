@@ -17,6 +17,7 @@
 //!    repository: a clear message each time, and nothing lost.
 //! 9. [`backups`]: a backup before every sync, on demand, listed, pruned and restored.
 //! 10. [`shell_security`]: the desktop shell's CSP and capabilities stay locked down.
+//! 11. [`fuzz_regressions`]: inputs the fuzzers found to crash the engine, refused cleanly now.
 
 // Tests unwrap freely: a panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -26,6 +27,7 @@ mod support;
 mod backups;
 mod crash;
 mod faults;
+mod fuzz_regressions;
 mod hostile;
 mod import;
 mod journeys;
