@@ -55,7 +55,8 @@ const STAMP: &str = "%Y-%m-%d-%H%M%S-%3f";
 const WAIT: Duration = Duration::from_secs(5);
 
 /// One backup file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Backup {
     /// Where it is.
     pub path: PathBuf,

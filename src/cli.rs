@@ -16,7 +16,7 @@ use idbulk::apply::{self, Force};
 use idbulk::connection::{self, StepStatus};
 use idbulk::history;
 use idbulk::import::CsvOptions;
-use idbulk::plan::{self, Mode, Op, Plan, Snapshot, Verdict};
+use idbulk::plan::{self, Mode, Op, Plan, Verdict};
 use idbulk::report::{self, Report, ReportKind, Table, TableCell};
 use idbulk::template::{TemplateFormat, TemplateKind};
 use idbulk::thresholds::{self, Counter, Limit, Thresholds};
@@ -348,26 +348,10 @@ fn csv_options(args: &FileArgs) -> idbulk::Result<CsvOptions> {
 
 /// Reads the file and builds its plan against the repository.
 fn build_plan(store: &Store, args: &FileArgs) -> idbulk::Result<Plan> {
-    // Read once: the same bytes are parsed and fingerprinted for the history.
-    let bytes = idbulk::import::load(&args.file)?;
-    let name = idbulk::import::file_name(&args.file);
     let mut bar = progress::Bar::new("Reading");
-    let workbook = idbulk::import::read_bytes_with_progress(
-        &name,
-        &bytes,
-        &csv_options(args)?,
-        &mut |done, total| bar.update(done, total),
-    )?;
-    drop(bar);
-    let snapshot = Snapshot::load(store)?;
-    Ok(plan::build(
-        store.schema(),
-        &snapshot,
-        &workbook,
-        args.mode.into(),
-        plan::InputFile::from_bytes(&name, &bytes),
-        &Thresholds::load(store)?,
-    ))
+    plan::from_file(store, &args.file, args.mode.into(), &csv_options(args)?, &mut |done, total| {
+        bar.update(done, total)
+    })
 }
 
 fn verdict_status(plan: &Plan) -> i32 {

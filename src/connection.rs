@@ -9,13 +9,16 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Error, ErrorCode, Result};
 use crate::import::{self, CsvOptions, RawWorkbook};
 use crate::plan::Mode;
 use crate::schema::Schema;
+use crate::store::Store;
 use crate::template::COMMAND_COLUMN;
 
 /// One step of Check Connection.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct CheckStep {
     /// What was checked, e.g. "File exists".
     pub name: String,
@@ -26,7 +29,8 @@ pub struct CheckStep {
 }
 
 /// The outcome of one step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     /// Fine.
@@ -38,7 +42,8 @@ pub enum StepStatus {
 }
 
 /// Every step of Check Connection for one path.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct CheckReport {
     /// The path checked.
     pub path: String,
@@ -193,7 +198,8 @@ fn describe(format: import::FileFormat) -> &'static str {
 }
 
 /// The saved connection settings (the app's Connection screen).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct ConnectionSettings {
     /// Path (Complete mode).
     pub complete_path: String,
@@ -201,4 +207,92 @@ pub struct ConnectionSettings {
     pub incremental_path: String,
     /// How CSV files are read.
     pub csv: CsvOptions,
+}
+
+/// The repository setting the connection is saved under.
+const SETTINGS_NAME: &str = "connection";
+
+impl ConnectionSettings {
+    /// The saved settings, or empty ones if none were saved yet.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorCode::Repository`] if the repository cannot be read or the saved settings are
+    /// damaged.
+    pub fn load(store: &Store) -> Result<ConnectionSettings> {
+        match store.setting(SETTINGS_NAME)? {
+            None => Ok(ConnectionSettings::default()),
+            Some(json) => serde_json::from_str(&json).map_err(|e| {
+                Error::new(
+                    ErrorCode::Repository,
+                    format!("The saved connection settings are damaged ({e}). Save them again."),
+                )
+            }),
+        }
+    }
+
+    /// Checks the settings and saves them in the repository.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorCode::Usage`] if a path is relative or is the repository itself (see
+    /// [`ConnectionSettings::validate`]); [`ErrorCode::Repository`] if it cannot be written.
+    pub fn save(&self, store: &mut Store) -> Result<()> {
+        self.validate(store.path())?;
+        let json = serde_json::to_string(self)
+            .map_err(|e| Error::new(ErrorCode::Internal, format!("settings: {e}")))?;
+        store.set_setting(SETTINGS_NAME, &json)
+    }
+
+    /// The path for a mode, or `None` when it is blank.
+    pub fn path(&self, mode: Mode) -> Option<&Path> {
+        let text = match mode {
+            Mode::Complete => self.complete_path.trim(),
+            Mode::Incremental => self.incremental_path.trim(),
+        };
+        (!text.is_empty()).then(|| Path::new(text))
+    }
+
+    /// Rejects paths the app must not be handed: relative ones (relative to what? the app's
+    /// working folder is not something people know), and the repository file itself.
+    /// A blank path is allowed (not configured yet); whether the file exists is Check
+    /// Connection's business, so a path can be typed before the file is there.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorCode::Usage`] naming the field.
+    pub fn validate(&self, repository: &Path) -> Result<()> {
+        for (label, mode) in [
+            ("Path (Complete mode)", Mode::Complete),
+            ("Path (Incremental mode)", Mode::Incremental),
+        ] {
+            let Some(path) = self.path(mode) else { continue };
+            if !path.is_absolute() {
+                return Err(Error::usage(format!(
+                    "{label}: \"{}\" is not a full path. Use Upload to pick the file, or type \
+                     the whole path from the root (for example /home/me/identities.xlsx).",
+                    path.display()
+                )));
+            }
+            if same_file(path, repository) {
+                return Err(Error::usage(format!(
+                    "{label} is the repository itself. Pick the spreadsheet to upload instead."
+                )));
+            }
+        }
+        if let Some(entity_type) = &self.csv.entity_type
+            && entity_type.trim().is_empty()
+        {
+            return Err(Error::usage("CSV entity type: leave it unset or name an entity type."));
+        }
+        Ok(())
+    }
+}
+
+/// Whether two paths name the same file (by identity when both exist, else by text).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }

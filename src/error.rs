@@ -12,7 +12,8 @@ use std::path::Path;
 use serde::Serialize;
 
 /// The closed set of error codes. Add one only when a caller branches on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The caller asked for something malformed (bad argument, unknown entity type).
@@ -49,7 +50,8 @@ impl ErrorCode {
 }
 
 /// An error with a code and a message written for the person who ran the command.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Error {
     /// What kind of failure, for programs.
     pub code: ErrorCode,

@@ -15,7 +15,8 @@ use crate::store::{Row, Store, decode_row, sql_error};
 use crate::thresholds::Evaluation;
 
 /// What kind of run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum RunKind {
     /// A spreadsheet applied.
@@ -34,7 +35,8 @@ impl RunKind {
 }
 
 /// The counts and checks of a run, kept as JSON in its record.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct RunCounts {
     /// Rows created.
     pub created: u64,
@@ -45,7 +47,8 @@ pub struct RunCounts {
 }
 
 /// One recorded run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Run {
     /// The run's number.
     pub id: i64,
@@ -78,7 +81,8 @@ pub struct Run {
 }
 
 /// One row a run changed, with its images.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct RecordedChange {
     /// The entity type.
     pub entity_type: String,

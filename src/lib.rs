@@ -27,6 +27,7 @@ pub mod apply;
 pub mod backup;
 pub mod connection;
 pub mod demo;
+pub mod directory;
 mod document;
 pub mod error;
 pub mod history;

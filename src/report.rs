@@ -48,7 +48,7 @@ use rust_xlsxwriter::{
     Chart, ChartLegendPosition, ChartSolidFill, ChartType, Color, DocProperties, ExcelDateTime,
     Format, FormatAlign, FormatBorder, Workbook, XlsxError,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::document::write_atomically;
 use crate::error::{Error, Result};
@@ -60,7 +60,8 @@ use crate::value::{csv_export, looks_like_formula};
 use crate::verify::{Parts, cell};
 
 /// What people are grouped by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "lowercase")]
 pub enum ReportKind {
     /// Per worker type (`roles.worker_type`, through `roles.person_worker_type`).
@@ -84,7 +85,8 @@ impl ReportKind {
 }
 
 /// A count before and after the last run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Count {
     /// People before the last run.
     pub before: u64,
@@ -101,7 +103,8 @@ impl Count {
 }
 
 /// What a group carries besides its counts, by report kind.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(untagged)]
 pub enum GroupDetails {
     /// A worker type.
@@ -125,7 +128,8 @@ pub enum GroupDetails {
 }
 
 /// One row of a report: a worker type, organisation or site, or "(none)".
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Group {
     /// The group's key; `null` for the people with no value.
     pub key: Option<String>,
@@ -141,7 +145,8 @@ pub struct Group {
 }
 
 /// The run a report compares against.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct LastRun {
     /// The run's number.
     pub id: i64,
@@ -168,7 +173,8 @@ impl From<&Run> for LastRun {
 }
 
 /// A headcount report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Report {
     /// What people are grouped by.
     pub kind: ReportKind,
@@ -571,7 +577,8 @@ fn rolled_up(
 }
 
 /// A report file's format, from its extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "lowercase")]
 pub enum ExportFormat {
     /// An Excel workbook.

@@ -28,7 +28,8 @@ use crate::schema::{EntityType, Schema};
 
 /// One stored row: its key and its attribute values in the entity type's attribute order.
 /// An empty string is an empty value.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Row {
     /// The row's key (unique within its entity type, immutable).
     pub key: String,
@@ -63,7 +64,8 @@ impl Row {
 }
 
 /// How many rows each entity type holds, and the repository revision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(export, rename = "RepositorySummary")]
 pub struct Summary {
     /// Where the repository file is.
     pub path: String,
@@ -241,6 +243,38 @@ impl Store {
         text.parse().map_err(|_| {
             Error::new(ErrorCode::Repository, "The repository's revision counter is damaged.")
         })
+    }
+
+    /// A setting kept in the repository (connection paths, backup retention), or `None` if it
+    /// was never saved. Settings are not data: saving one does not bump the revision, so a
+    /// plan built before stays valid.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorCode::Repository`] if the file cannot be read.
+    pub fn setting(&self, name: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE name = ?1", [format!("setting.{name}")], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| sql_error(&self.path, e))
+    }
+
+    /// Saves a setting (see [`Store::setting`]).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorCode::Repository`] if the file cannot be written (read-only, disk full, busy).
+    pub fn set_setting(&mut self, name: &str, value: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO meta (name, value) VALUES (?1, ?2) \
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                params![format!("setting.{name}"), value],
+            )
+            .map(drop)
+            .map_err(|e| sql_error(&self.path, e))
     }
 
     /// How many rows an entity type holds.

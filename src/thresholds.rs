@@ -28,7 +28,10 @@ pub const CONNECTION: &str = "connection";
 pub const EMPTY_SHEET: &str = "empty_sheet";
 
 /// What a limit counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ts_rs::TS,
+)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum Counter {
     /// Rows created.
@@ -59,7 +62,8 @@ impl Counter {
 }
 
 /// One limit: an absolute count and a percentage; 0 switches either off.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Limit {
     /// At most this many rows (0 = off).
     pub absolute: u64,
@@ -75,7 +79,8 @@ impl Limit {
 }
 
 /// Every limit in force: connection-wide and per entity type.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Thresholds {
     /// Limits on the counters summed over all entity types.
     pub connection: BTreeMap<Counter, Limit>,
@@ -197,7 +202,8 @@ impl Counts {
 }
 
 /// One limit checked against one count.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Check {
     /// `connection` or an entity type.
     pub scope: String,
@@ -218,7 +224,8 @@ pub struct Check {
 }
 
 /// Every active check and whether the plan is blocked.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Evaluation {
     /// Checks of every active limit (inactive limits and initial loads are left out).
     pub checks: Vec<Check>,

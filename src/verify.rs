@@ -94,7 +94,8 @@ pub const CHECKS: [(&str, &str); 9] = [
 ];
 
 /// How serious a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, ts_rs::TS)]
+#[ts(export, rename = "VerifySeverity")]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// The data contradicts itself (a loop, a reference to nothing, a damaged file).
@@ -104,7 +105,8 @@ pub enum Severity {
 }
 
 /// A row a finding is about: its type, key and the name people know it by.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct RowRef {
     /// The entity type.
     pub entity_type: String,
@@ -135,7 +137,8 @@ impl RowRef {
 }
 
 /// One thing verification found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(export, rename = "VerifyFinding")]
 pub struct Finding {
     /// A stable code for programs; one of the constants of this module.
     pub code: &'static str,
@@ -154,7 +157,8 @@ pub struct Finding {
 }
 
 /// A check that did not run because the schema does not declare the roles it needs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct SkippedCheck {
     /// The finding code the check would produce.
     pub code: &'static str,
@@ -163,7 +167,8 @@ pub struct SkippedCheck {
 }
 
 /// Counts of findings, for a headline.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(export, rename = "VerifySummary")]
 pub struct Summary {
     /// No finding at all.
     pub clean: bool,
@@ -176,7 +181,8 @@ pub struct Summary {
 }
 
 /// The result of a verification.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Verification {
     /// The day contracts were compared with.
     pub today: NaiveDate,
@@ -657,7 +663,8 @@ fn leavers(
 }
 
 /// One attribute on a person's sheet.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct SheetField {
     /// The attribute's name.
     pub attribute: String,
@@ -670,7 +677,8 @@ pub struct SheetField {
 }
 
 /// Where a manager chain stops.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ChainEnd {
     /// At `key`, the top of the hierarchy.
@@ -700,7 +708,8 @@ pub enum ChainEnd {
 }
 
 /// A person's sheet: "check your own sheet and your hierarchy".
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct PersonSheet {
     /// The person.
     pub person: RowRef,

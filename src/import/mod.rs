@@ -259,7 +259,8 @@ impl fmt::Display for Notice {
 }
 
 /// A text encoding a CSV file can be read in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "kebab-case")]
 pub enum TextEncoding {
     /// UTF-8, with or without a byte-order mark.
@@ -305,7 +306,8 @@ impl TextEncoding {
 }
 
 /// How to read CSV files (the connection's CSV settings, SPEC section 3).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct CsvOptions {
     /// The encoding when the file has no byte-order mark; `None` detects it (UTF-8 if the
     /// bytes are valid UTF-8, else Windows-1252 with a notice). A byte-order mark always wins.

@@ -13,10 +13,11 @@
 
 mod build;
 mod checks;
+pub mod view;
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use build::{Snapshot, build, check_changes, summarise};
 
@@ -24,7 +25,8 @@ use crate::store::Row;
 use crate::thresholds::Evaluation;
 
 /// How the file's rows are applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// Each sheet is the whole truth for its entity type: absent rows are deleted.
@@ -53,7 +55,10 @@ impl Mode {
 }
 
 /// What happens to one row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ts_rs::TS,
+)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum Op {
     /// A new row.
@@ -76,7 +81,8 @@ impl Op {
 }
 
 /// Where a row came from: the sheet and the row number as Excel shows it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct SourceRow {
     /// The sheet (or CSV file's entity type).
     pub sheet: String,
@@ -85,7 +91,8 @@ pub struct SourceRow {
 }
 
 /// One attribute's old and new value (`""` = empty).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct FieldChange {
     /// The attribute name.
     pub attribute: String,
@@ -118,7 +125,8 @@ pub struct Change {
 }
 
 /// How serious a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// Blocks the plan until the file is fixed.
@@ -128,7 +136,8 @@ pub enum Severity {
 }
 
 /// A problem found in the file, named the way a person finds it in Excel.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Finding {
     /// Error or warning.
     pub severity: Severity,
@@ -205,7 +214,8 @@ impl fmt::Display for Finding {
 }
 
 /// Counts for one entity type.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct TypeSummary {
     /// The entity type.
     pub entity_type: String,
@@ -226,7 +236,8 @@ pub struct TypeSummary {
 }
 
 /// The uploaded file, as recorded in history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct InputFile {
     /// The file's name (without its folder).
     pub name: String,
@@ -307,7 +318,8 @@ impl Plan {
 }
 
 /// What a plan allows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Can be applied.
@@ -316,6 +328,37 @@ pub enum Verdict {
     Blocked,
     /// The file has errors: it cannot be applied.
     Invalid,
+}
+
+/// Reads the file at `path` and builds its plan against the repository: what `idbulk plan`
+/// and the app's preview both do. `reading` gets the import's progress (see
+/// [`crate::import::read_bytes_with_progress`]) and may cancel it.
+///
+/// # Errors
+///
+/// The import's errors (unreadable, unsupported or hostile file; [`crate::ErrorCode::Cancelled`]
+/// when `reading` says stop) and repository read errors. Problems *in* the file are findings
+/// of the plan, not errors.
+pub fn from_file(
+    store: &crate::Store,
+    path: &std::path::Path,
+    mode: Mode,
+    csv: &crate::import::CsvOptions,
+    reading: &mut dyn FnMut(u64, u64) -> bool,
+) -> crate::Result<Plan> {
+    // Read once: the same bytes are parsed and fingerprinted for the history.
+    let bytes = crate::import::load(path)?;
+    let name = crate::import::file_name(path);
+    let workbook = crate::import::read_bytes_with_progress(&name, &bytes, csv, reading)?;
+    let snapshot = Snapshot::load(store)?;
+    Ok(build(
+        store.schema(),
+        &snapshot,
+        &workbook,
+        mode,
+        InputFile::from_bytes(&name, &bytes),
+        &crate::thresholds::Thresholds::load(store)?,
+    ))
 }
 
 /// The name Excel gives a 0-based column index: 0 -> `A`, 25 -> `Z`, 26 -> `AA`.

@@ -71,7 +71,8 @@ pub const NULL_VALUE: &str = "NULL_NULL";
 pub const MAX_SHEET_ROWS: u64 = 1_048_575;
 
 /// Which rows a template holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "lowercase")]
 pub enum TemplateKind {
     /// Every stored row, with an empty `Command` column: for complete mode.
@@ -112,7 +113,8 @@ impl FromStr for TemplateKind {
 }
 
 /// The file format of a template.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "lowercase")]
 pub enum TemplateFormat {
     /// One Excel workbook (`.xlsx`), see [`write_xlsx`].

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
@@ -69,14 +70,69 @@ impl App {
 
     /// Waits for the element `css` matches and returns its text.
     pub async fn text_of(&self, css: &str) -> String {
-        let element = self
-            .client
+        let element = self.element(css).await;
+        element.text().await.unwrap_or_else(|e| panic!("text of `{css}`: {e}"))
+    }
+
+    /// Waits for the element `css` matches.
+    pub async fn element(&self, css: &str) -> Element {
+        self.client
             .wait()
             .at_most(STARTUP)
             .for_element(Locator::Css(css))
             .await
-            .unwrap_or_else(|e| panic!("no element `{css}`: {e}"));
-        element.text().await.unwrap_or_else(|e| panic!("text of `{css}`: {e}"))
+            .unwrap_or_else(|e| panic!("no element `{css}`: {e}"))
+    }
+
+    /// Every element `css` matches now (none is not an error).
+    pub async fn elements(&self, css: &str) -> Vec<Element> {
+        self.client
+            .find_all(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("find `{css}`: {e}"))
+    }
+
+    /// Clicks the navigation link of a screen.
+    pub async fn open(&self, label: &str) {
+        self.click(&format!(r#"nav a[title^="{label} ("]"#)).await;
+    }
+
+    /// Waits for the element `css` matches and clicks it.
+    pub async fn click(&self, css: &str) {
+        self.element(css).await.click().await.unwrap_or_else(|e| panic!("click `{css}`: {e}"));
+    }
+
+    /// Waits for the button whose text is `text` and clicks it.
+    pub async fn click_button(&self, text: &str) {
+        let xpath = format!(r#"//button[normalize-space(.)="{text}" and not(@disabled)]"#);
+        self.client
+            .wait()
+            .at_most(STARTUP)
+            .for_element(Locator::XPath(&xpath))
+            .await
+            .unwrap_or_else(|e| panic!("no enabled button `{text}`: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click `{text}`: {e}"));
+    }
+
+    /// Replaces the text of the input `css` matches.
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let input = self.element(css).await;
+        input.clear().await.unwrap_or_else(|e| panic!("clear `{css}`: {e}"));
+        input.send_keys(text).await.unwrap_or_else(|e| panic!("type into `{css}`: {e}"));
+    }
+
+    /// Scrolls the element `css` matches to the top of the window.
+    pub async fn scroll_to(&self, css: &str) {
+        let element = self.element(css).await;
+        self.client
+            .execute(
+                "arguments[0].scrollIntoView({block: 'start'})",
+                vec![serde_json::to_value(&element).expect("an element reference")],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("scroll to `{css}`: {e}"));
     }
 
     /// Saves a PNG of the whole X display (the app's window fills a 1280x800 Xvfb) to `path`.

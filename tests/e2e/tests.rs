@@ -25,8 +25,10 @@
 //!
 //! - [`harness`]: start and stop tauri-driver and the app, find elements, take screenshots.
 //! - [`home`]: the app opens on a fresh demo repository and Home shows what it holds.
+//! - [`procedure`]: the seed procedure, template to undo, in the window.
 //! - [`screenshots`]: pictures of each screen for the docs (run by `scripts/screenshots`).
 
 mod harness;
 mod home;
+mod procedure;
 mod screenshots;

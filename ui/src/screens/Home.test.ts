@@ -3,13 +3,30 @@ import { beforeEach, describe, expect, it, vi } from "vitest";
 
 vi.mock("../lib/ipc", async (importOriginal) => {
   const actual = await importOriginal<typeof import("../lib/ipc")>();
-  return { ...actual, repositorySummary: vi.fn() };
+  return { ...actual, homeOverview: vi.fn() };
 });
 
-import { IpcError, repositorySummary, type Summary } from "../lib/ipc";
+import type { HomeOverview } from "../bindings/HomeOverview";
+import type { Run } from "../bindings/Run";
+import { IpcError, homeOverview, type Summary } from "../lib/ipc";
 import Home from "./Home.svelte";
 
-const summaryMock = vi.mocked(repositorySummary);
+const overviewMock = vi.mocked(homeOverview);
+/** The mock answers the summary alone, with no run and a clean verification. */
+const summaryMock = {
+  mockResolvedValueOnce: (summary: Summary) => overviewMock.mockResolvedValueOnce(overview(summary)),
+  mockRejectedValueOnce: (error: unknown) => overviewMock.mockRejectedValueOnce(error),
+  mockReset: () => overviewMock.mockReset(),
+};
+
+function overview(summary: Summary, extra: Partial<HomeOverview> = {}): HomeOverview {
+  return {
+    summary,
+    last_run: null,
+    verification: { clean: true, errors: 0, warnings: 0, by_code: {} },
+    ...extra,
+  };
+}
 
 const SUMMARY: Summary = {
   path: "/home/hr/.local/share/idbulk/repository.db",
@@ -75,12 +92,49 @@ describe("Home", () => {
     await fireEvent.click(screen.getByRole("button", { name: "Try again" }));
     expect(await screen.findByText("People")).toBeTruthy();
     expect(screen.queryByRole("alert")).toBeNull();
-    expect(summaryMock).toHaveBeenCalledTimes(2);
+    expect(overviewMock).toHaveBeenCalledTimes(2);
   });
 
   it("branches on the code, not the message", async () => {
     summaryMock.mockRejectedValueOnce(new IpcError("busy", "anything at all"));
     render(Home);
     expect((await screen.findByRole("alert")).textContent).toContain("is in use");
+  });
+
+  it("shows the verification at a glance and the last run", async () => {
+    const run: Run = {
+      id: 4,
+      started_at: "2026-11-25T10:00:00Z",
+      kind: "sync",
+      mode: "complete",
+      file_name: "identities-full.xlsx",
+      file_sha256: "ab",
+      counts: { created: 1, updated: 2, deleted: 3 },
+      summaries: [],
+      thresholds: {},
+      force_reason: "Yearly clean-up",
+      undo_of: null,
+      undone_by: null,
+      revision_before: 1,
+      revision_after: 2,
+    };
+    overviewMock.mockResolvedValueOnce(
+      overview(SUMMARY, {
+        last_run: run,
+        verification: {
+          clean: false,
+          errors: 0,
+          warnings: 2,
+          by_code: { organization_without_manager: 2 },
+        },
+      }),
+    );
+    render(Home);
+    expect(await screen.findByText("2 organisations without a manager")).toBeTruthy();
+    const last = (screen.getByRole("region", { name: "Last run" }).textContent ?? "").replace(/\s+/g, " ");
+    expect(last).toContain("Run 4");
+    expect(last).toContain("complete sync of identities-full.xlsx");
+    expect(last).toContain("1 created, 2 updated, 3 deleted");
+    expect(last).toContain("forced: Yearly clean-up");
   });
 });
