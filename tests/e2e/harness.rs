@@ -97,9 +97,22 @@ impl App {
         self.click(&format!(r#"nav a[title^="{label} ("]"#)).await;
     }
 
-    /// Waits for the element `css` matches and clicks it.
+    /// Waits for the element `css` matches and clicks it. A screen that re-renders as its
+    /// data arrives can replace the element between finding and clicking it (a stale
+    /// reference): the click is then retried on the new element, a few times.
     pub async fn click(&self, css: &str) {
-        self.element(css).await.click().await.unwrap_or_else(|e| panic!("click `{css}`: {e}"));
+        let mut attempts = 0;
+        loop {
+            match self.element(css).await.click().await {
+                Ok(()) => return,
+                Err(e) if attempts < 5 => {
+                    attempts += 1;
+                    eprintln!("click `{css}` failed ({e}); trying again");
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+                Err(e) => panic!("click `{css}`: {e}"),
+            }
+        }
     }
 
     /// Waits for the button whose text is `text` and clicks it.

@@ -16,7 +16,7 @@ fn folder() -> Option<PathBuf> {
     std::env::var_os("IDBULK_SCREENSHOTS").map(PathBuf::from)
 }
 
-/// The demo repository with its connection set to `edited.xlsx`: 24 new job titles, 4 people
+/// The demo repository with its connection set to `edited.xlsx`: 12 new job titles, 4 people
 /// removed, 3 added.
 fn prepare(db: &Path, files: &Path) {
     let today = chrono::Local::now().date_naive();
@@ -38,7 +38,7 @@ fn prepare(db: &Path, files: &Path) {
     let gone: Vec<String> = unreferenced_people(&store).into_iter().take(4).collect();
     rows.retain(|r| !gone.contains(&r[col("Identifier")]));
     let titles = ["Senior Analyst", "Team Lead", "HR Partner", "Product Owner"];
-    for (i, r) in rows.iter_mut().step_by(13).take(24).enumerate() {
+    for (i, r) in rows.iter_mut().step_by(13).take(12).enumerate() {
         r[col("JobTitle")] = titles[i % titles.len()].into();
     }
     let template_row = rows[0].clone();
@@ -93,7 +93,8 @@ async fn screenshots_every_screen() {
     app.click_button("Preview").await;
     app.text_of("[data-verdict]").await;
     app.text_of(r#"[role="grid"] [role="row"] .key"#).await;
-    app.scroll_to(r#"[aria-labelledby="changes-title"]"#).await;
+    // The headline (verdict, counts, thresholds) in light; the grid is shown in dark below.
+    app.scroll_to("[data-verdict]").await;
     app.screenshot(&out.join("synchronize.png")).await;
     app.click_button("Synchronize").await;
     app.text_of(r#"[aria-labelledby="done-title"]"#).await;
@@ -107,7 +108,10 @@ async fn screenshots_every_screen() {
     app.screenshot(&out.join("reports.png")).await;
 
     app.open("History").await;
-    app.text_of("[data-run]").await;
+    app.text_of("[data-run] a").await;
+    // Straight to the run's address (what its link does), as a bookmark would.
+    app.client.execute("location.hash = '#history/1'", vec![]).await.expect("the address changes");
+    app.text_of(r#"[aria-labelledby="run-title"] table"#).await;
     app.screenshot(&out.join("history.png")).await;
 
     app.open("Settings").await;
