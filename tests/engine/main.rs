@@ -9,7 +9,8 @@
 //! 5. [`hostile`]: every bad input of SPEC section 9, through `idbulk plan` and `sync`: a clear
 //!    message naming the file or the cell, exit status 1, the repository file unchanged.
 //! 6. [`crash`]: a sync killed at any moment of its apply leaves the repository exactly as
-//!    before or exactly as after.
+//!    before or exactly as after; [`export_crash`]: a killed template export leaves the old
+//!    file or a complete new one.
 //! 7. [`verification`]: after a sync, HR verifies (`idbulk verify`), counts heads before and
 //!    after (`idbulk report`, with `.xlsx` and `.csv` exports) and checks a person's hierarchy
 //!    (`idbulk show`).
@@ -26,6 +27,7 @@ mod support;
 
 mod backups;
 mod crash;
+mod export_crash;
 mod faults;
 mod fuzz_regressions;
 mod hostile;
