@@ -1,5 +1,7 @@
 import { mount } from "svelte";
 import App from "./App.svelte";
+// Sets the theme (the saved choice, or the system's) before the first paint.
+import "./lib/theme.svelte";
 import "./app.css";
 
 const target = document.getElementById("app");

@@ -4,6 +4,12 @@
 export type Theme = "system" | "light" | "dark";
 
 const KEY = "idbulk.theme";
+const DARK = "(prefers-color-scheme: dark)";
+
+/** The system's theme, as the web view reports it (light when it cannot tell). */
+function systemTheme(): "light" | "dark" {
+  return globalThis.matchMedia?.(DARK).matches ? "dark" : "light";
+}
 
 function stored(): Theme {
   try {
@@ -19,6 +25,7 @@ class ThemeChoice {
 
   constructor() {
     this.apply();
+    this.watchSystem();
   }
 
   /** Chooses a theme and remembers it. */
@@ -35,8 +42,15 @@ class ThemeChoice {
   private apply() {
     const root = globalThis.document?.documentElement;
     if (!root) return;
-    if (this.current === "system") root.removeAttribute("data-theme");
-    else root.setAttribute("data-theme", this.current);
+    root.setAttribute("data-theme", this.current === "system" ? systemTheme() : this.current);
+  }
+
+  /** Follows the system's light or dark switch while the choice is "system". */
+  private watchSystem() {
+    const query = globalThis.matchMedia?.(DARK);
+    query?.addEventListener?.("change", () => {
+      if (this.current === "system") this.apply();
+    });
   }
 }
 
