@@ -30,6 +30,16 @@ impl Session {
         *lock(&self.plan) = None;
     }
 
+    /// Takes the plan under preview out (to apply it without holding the lock, so the grid's
+    /// page requests never wait on a long apply); [`Session::set_plan`] puts it back.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorCode::NotFound`] when there is none.
+    pub fn take_plan(&self) -> Result<PlanView> {
+        lock(&self.plan).take().ok_or_else(no_preview)
+    }
+
     /// Runs `f` on the plan under preview.
     ///
     /// # Errors
@@ -38,10 +48,7 @@ impl Session {
     pub fn with_plan<T>(&self, f: impl FnOnce(&mut PlanView) -> Result<T>) -> Result<T> {
         match lock(&self.plan).as_mut() {
             Some(plan) => f(plan),
-            None => Err(Error::new(
-                ErrorCode::NotFound,
-                "There is no preview to show any more. Preview the file again.",
-            )),
+            None => Err(no_preview()),
         }
     }
 
@@ -60,6 +67,11 @@ impl Session {
         *cached = Some(Arc::clone(&rows));
         Ok(rows)
     }
+}
+
+/// The error for a request about a preview that is gone.
+fn no_preview() -> Error {
+    Error::new(ErrorCode::NotFound, "There is no preview to show any more. Preview the file again.")
 }
 
 /// Takes a lock even if a panic poisoned it: the values are replaced whole, never half-written.

@@ -50,13 +50,14 @@ pub async fn preview<R: Runtime>(
     .await
 }
 
-/// Rows `offset..offset + limit` of the previewed changes that `filter` matches.
+/// Rows `offset..offset + limit` of the previewed changes that `filter` matches. `async`, like
+/// every command here, so it runs off the window's thread.
 ///
 /// # Errors
 ///
 /// `not_found` if there is no preview.
 #[tauri::command]
-pub fn plan_page(
+pub async fn plan_page(
     session: State<'_, Session>,
     filter: Filter,
     offset: usize,
@@ -72,7 +73,7 @@ pub fn plan_page(
 ///
 /// `not_found` if there is no preview.
 #[tauri::command]
-pub fn plan_position(
+pub async fn plan_position(
     session: State<'_, Session>,
     filter: Filter,
     sheet: String,
@@ -102,20 +103,22 @@ pub async fn synchronize<R: Runtime>(
             Some(reason) => Force::Yes { reason },
             None => Force::No,
         };
-        let run = session.with_plan(|view| {
-            app.state::<Repository>().with(|store| {
-                // The safety net before writing (when backups are on); a plan that cannot be
-                // applied is refused by apply::run without one.
-                if !view.plan().has_errors() {
-                    backup::before_sync(store, chrono::Utc::now())?;
-                }
-                apply::run(store, view.plan(), &force, chrono::Utc::now(), &mut |done, total| {
-                    job.report(Stage::Applying, done, total)
-                })
+        let view = session.take_plan()?;
+        let applied = app.state::<Repository>().with(|store| {
+            // The safety net before writing (when backups are on); a plan that cannot be
+            // applied is refused by apply::run without one.
+            if !view.plan().has_errors() {
+                backup::before_sync(store, chrono::Utc::now())?;
+            }
+            apply::run(store, view.plan(), &force, chrono::Utc::now(), &mut |done, total| {
+                job.report(Stage::Applying, done, total)
             })
-        })?;
-        session.clear_plan();
-        Ok(run)
+        });
+        if applied.is_err() {
+            // Nothing was written: the preview stays, to force it, or to look again.
+            session.set_plan(view);
+        }
+        applied
     })
     .await
 }
