@@ -29,38 +29,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use idbulk::{Row, Schema, Store, history};
+use idbulk::{Row, Schema, Store};
+
+use crate::support::{State, state};
 
 /// Users in the repository: enough for the apply to take a measurable while in a debug build.
 const USERS: usize = 10_000;
 
 /// How many times a sync is killed per round, at moments spread over the measured timeline.
 const KILLS: usize = 8;
-
-/// Everything a sync may change: every row of every entity type, the number of recorded runs
-/// and the revision counter.
-#[derive(Debug, PartialEq, Eq)]
-struct State {
-    rows: Vec<(String, Vec<Row>)>,
-    runs: usize,
-    revision: u64,
-}
-
-fn state(db: &Path) -> State {
-    let store = Store::open(db).unwrap();
-    let problems = store.integrity_problems().unwrap();
-    assert!(problems.is_empty(), "{} fails SQLite's integrity checks: {problems:?}", db.display());
-    State {
-        rows: store
-            .schema()
-            .entity_types
-            .iter()
-            .map(|t| (t.name.clone(), store.rows(t).unwrap()))
-            .collect(),
-        runs: history::list(&store).unwrap().len(),
-        revision: store.revision().unwrap(),
-    }
-}
 
 fn user_values(i: usize, title: &str) -> [(&'static str, String); 8] {
     [

@@ -20,34 +20,10 @@ use idbulk::apply::{self, Force};
 use idbulk::import::CsvOptions;
 use idbulk::plan::{self, Mode, Snapshot};
 use idbulk::thresholds::Thresholds;
-use idbulk::{ErrorCode, Row, Store, history};
+use idbulk::{ErrorCode, Store};
 use sha2::{Digest, Sha256};
 
-use crate::support::{Output, USER_HEADERS, Workspace, row, write_workbook};
-
-/// Everything a sync may change.
-#[derive(Debug, PartialEq, Eq)]
-struct State {
-    rows: Vec<(String, Vec<Row>)>,
-    runs: usize,
-    revision: u64,
-}
-
-fn state(db: &Path) -> State {
-    let store = Store::open(db).unwrap();
-    let problems = store.integrity_problems().unwrap();
-    assert!(problems.is_empty(), "{} fails SQLite's integrity checks: {problems:?}", db.display());
-    State {
-        rows: store
-            .schema()
-            .entity_types
-            .iter()
-            .map(|t| (t.name.clone(), store.rows(t).unwrap()))
-            .collect(),
-        runs: history::list(&store).unwrap().len(),
-        revision: store.revision().unwrap(),
-    }
-}
+use crate::support::{Output, USER_HEADERS, Workspace, row, state, write_workbook};
 
 fn sha256(path: &Path) -> String {
     Sha256::digest(std::fs::read(path).unwrap()).iter().map(|b| format!("{b:02x}")).collect()

@@ -187,3 +187,29 @@ pub fn col(sheet: &Sheet, header: &str) -> usize {
 pub fn row(cells: &[&str]) -> Vec<String> {
     cells.iter().map(|c| c.to_string()).collect()
 }
+
+/// Everything a sync may change: every row of every entity type, the number of recorded runs
+/// and the revision counter. Crash and fault tests compare it before and after.
+#[derive(Debug, PartialEq, Eq)]
+pub struct State {
+    pub rows: Vec<(String, Vec<Row>)>,
+    pub runs: usize,
+    pub revision: u64,
+}
+
+/// The [`State`] of the repository at `db`, after checking SQLite finds it sound.
+pub fn state(db: &Path) -> State {
+    let store = Store::open(db).unwrap();
+    let problems = store.integrity_problems().unwrap();
+    assert!(problems.is_empty(), "{} fails SQLite's integrity checks: {problems:?}", db.display());
+    State {
+        rows: store
+            .schema()
+            .entity_types
+            .iter()
+            .map(|t| (t.name.clone(), store.rows(t).unwrap()))
+            .collect(),
+        runs: idbulk::history::list(&store).unwrap().len(),
+        revision: store.revision().unwrap(),
+    }
+}
