@@ -57,7 +57,8 @@ fn key(i: usize) -> String {
 }
 
 /// The repository every case starts from, written through the engine in one transaction.
-fn create_repository(db: &Path) {
+/// A repository of `users` clerks of one worker type (also the export crash test's).
+pub(crate) fn create_repository(db: &Path, count: usize) {
     let schema = Schema::directory();
     let users = schema.entity_type("User").unwrap().clone();
     let types = schema.entity_type("UserType").unwrap().clone();
@@ -67,7 +68,7 @@ fn create_repository(db: &Path) {
             let mut employee = Row::empty("EMP", &types);
             employee.values[types.attribute_index("DisplayName").unwrap()] = "Employee".into();
             w.insert(&types, &employee)?;
-            for i in 0..USERS {
+            for i in 0..count {
                 let mut row = Row::empty(key(i), &users);
                 for (name, value) in user_values(i, "Clerk") {
                     row.values[users.attribute_index(name).unwrap()] = value;
@@ -273,7 +274,7 @@ fn a_kill_during_apply_leaves_the_repository_as_before_or_as_after() {
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let master = dir.path().join("master.db");
-    create_repository(&master);
+    create_repository(&master, USERS);
     let file = dir.path().join("User.csv");
     write_sync_file(&file);
     let before = state(&master);

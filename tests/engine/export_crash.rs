@@ -11,41 +11,13 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
-use idbulk::{Row, Schema, Store};
+use crate::crash::create_repository;
 
 /// People in the repository: enough for the export to take a measurable while.
 const USERS: usize = 20_000;
 
 /// Kills per test, spread over the measured export time.
 const KILLS: u32 = 8;
-
-fn create_repository(db: &Path) {
-    let schema = Schema::directory();
-    let users = schema.entity_type("User").unwrap().clone();
-    let types = schema.entity_type("UserType").unwrap().clone();
-    let mut store = Store::create(db, &schema).unwrap();
-    store
-        .write(|w| {
-            let mut employee = Row::empty("EMP", &types);
-            employee.values[types.attribute_index("DisplayName").unwrap()] = "Employee".into();
-            w.insert(&types, &employee)?;
-            for i in 0..USERS {
-                let mut row = Row::empty(format!("{i:06}"), &users);
-                for (name, value) in [
-                    ("FirstName", format!("First{i}")),
-                    ("LastName", format!("Last{i}")),
-                    ("Email", format!("person{i}@example.org")),
-                    ("UserType", "EMP".to_string()),
-                    ("JobTitle", "Clerk".to_string()),
-                ] {
-                    row.values[users.attribute_index(name).unwrap()] = value;
-                }
-                w.insert(&users, &row)?;
-            }
-            Ok(())
-        })
-        .unwrap();
-}
 
 fn spawn_export(db: &Path, out: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_idbulk"))
@@ -70,7 +42,7 @@ fn users_in(path: &Path) -> Option<usize> {
 fn a_killed_export_leaves_the_old_file_or_a_complete_new_one() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("repository.db");
-    create_repository(&db);
+    create_repository(&db, USERS);
     let out = dir.path().join("full.xlsx");
 
     // The previous export, and how long an unkilled one takes on this machine right now.
