@@ -3,6 +3,10 @@
 
 mod cli;
 
+// mimalloc rather than glibc's malloc: see the dependency's note in Cargo.toml.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     std::process::exit(cli::run(std::env::args_os()));
 }

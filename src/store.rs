@@ -245,6 +245,25 @@ impl Store {
         })
     }
 
+    /// Runs `f` inside one read transaction: everything it reads comes from the same state of
+    /// the repository, even if another process writes meanwhile (WAL readers see a snapshot).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorCode::Repository`] if the transaction cannot start, or the error `f` returned.
+    pub fn read<T>(&self, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
+        // Inside a caller's transaction already (verification reads its checks in one): that
+        // one gives the same guarantee, and SQLite does not nest them.
+        if !self.conn.is_autocommit() {
+            return f(self);
+        }
+        // Deferred: the read lock is taken by the first SELECT and held to the end.
+        let tx = self.conn.unchecked_transaction().map_err(|e| sql_error(&self.path, e))?;
+        let out = f(self)?;
+        tx.finish().map_err(|e| sql_error(&self.path, e))?;
+        Ok(out)
+    }
+
     /// A setting kept in the repository (connection paths, backup retention), or `None` if it
     /// was never saved. Settings are not data: saving one does not bump the revision, so a
     /// plan built before stays valid.

@@ -19,6 +19,10 @@
 mod data;
 mod steps;
 
+// The allocator the `idbulk` binary uses, for idbulk's steps and the baselines alike.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -366,6 +370,9 @@ fn target(step: Step, rows: usize) -> Option<Target> {
             Some((">= 500k rows/s".into(), Box::new(|r| r >= 500_000.0), None))
         }
         Step::ExportIdbulk => Some(("<= 1.2x".into(), Box::new(|r| r <= 1.2), Some(64.0))),
+        Step::PreviewFirstRows if rows >= 100_000 => {
+            Some(("< 300 ms (engine's share)".into(), Box::new(|secs| secs < 0.3), None))
+        }
         _ => None,
     }
 }
@@ -473,6 +480,9 @@ fn print_rows(size: &SizeResults) {
                     }
                     None => ("no baseline".into(), None, text, mem),
                 }
+            }
+            (Some((text, ok, mem)), None) if step == Step::PreviewFirstRows => {
+                (format!("{:.0} ms", median * 1000.0), Some(ok(median)), text, mem)
             }
             (Some((text, ok, mem)), None) => {
                 let units: Vec<f64> = runs.runs.iter().map(|m| m.units as f64 / m.secs).collect();

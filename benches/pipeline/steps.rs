@@ -9,6 +9,7 @@ use std::time::Instant;
 use calamine::{Reader, SheetType, SheetVisible, Xlsx, open_workbook};
 use idbulk::apply::{self, Force};
 use idbulk::import::{self, CsvOptions};
+use idbulk::plan::view::{Filter, PlanView};
 use idbulk::plan::{self, InputFile, Mode, Op, Plan, Snapshot};
 use idbulk::template::{self, TemplateKind};
 use idbulk::thresholds::Thresholds;
@@ -37,11 +38,14 @@ pub enum Step {
     ExportBaseline,
     /// idbulk `template::write_xlsx` of the full template.
     ExportIdbulk,
+    /// The engine's share of the app's preview of a plan updating every user: from the plan
+    /// to the first page of grid rows, serialised as the app sends them to the web view.
+    PreviewFirstRows,
 }
 
 impl Step {
     /// Every step, in the order they run and are shown.
-    pub const ALL: [Step; 8] = [
+    pub const ALL: [Step; 9] = [
         Step::CalamineRange,
         Step::IdbulkXlsx,
         Step::CsvOwned,
@@ -50,6 +54,7 @@ impl Step {
         Step::ApplyEvery,
         Step::ExportBaseline,
         Step::ExportIdbulk,
+        Step::PreviewFirstRows,
     ];
 
     /// The name used on the command line and in the child protocol.
@@ -63,6 +68,7 @@ impl Step {
             Step::ApplyEvery => "apply-every",
             Step::ExportBaseline => "xlsxwriter-export",
             Step::ExportIdbulk => "idbulk-export",
+            Step::PreviewFirstRows => "preview-first-rows",
         }
     }
 
@@ -77,6 +83,7 @@ impl Step {
             Step::ApplyEvery => "idbulk apply only (every row updated)",
             Step::ExportBaseline => "baseline: rust_xlsxwriter const-mem, level 3",
             Step::ExportIdbulk => "idbulk template --full (.xlsx)",
+            Step::PreviewFirstRows => "app preview: first 200 rows of a plan updating every user",
         }
     }
 
@@ -183,6 +190,7 @@ pub fn run(step: Step, rows: usize, root: &Path) -> BoxResult<Measured> {
         Step::ApplyEvery => apply_only(&files, rows, true),
         Step::ExportBaseline => export_baseline(&files),
         Step::ExportIdbulk => export_idbulk(&files),
+        Step::PreviewFirstRows => preview_first_rows(&files, rows),
     }
 }
 
@@ -255,15 +263,15 @@ fn end_to_end(files: &Files, rows: usize, upload: &Path) -> BoxResult<Measured> 
     let expected = Sizes::of(rows).edited();
     let mut probe = Probe::start();
     let mut store = Store::open(db.path())?;
-    // As the CLI does: the file is read once for its fingerprint, once by the importer.
+    // As `plan::from_file` does: the file is read once, fingerprinted, then parsed on a
+    // second thread while this one loads the stored rows.
     let bytes = std::fs::read(upload)?;
     let name = upload.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let input = InputFile::from_bytes(&name, &bytes);
     probe.lap("open + sha256");
-    let workbook = import::read(upload, &CsvOptions::default())?;
-    probe.lap("import::read");
-    let snapshot = Snapshot::load(&store)?;
-    probe.lap("Snapshot::load");
+    let (workbook, snapshot) =
+        plan::read_with_snapshot(&store, &name, &bytes, &CsvOptions::default(), &mut |_, _| true)?;
+    probe.lap("import::read + Snapshot::load (two threads)");
     let thresholds = Thresholds::load(&store)?;
     let plan =
         plan::build(store.schema(), &snapshot, &workbook, Mode::Complete, input, &thresholds);
@@ -292,6 +300,52 @@ fn end_to_end(files: &Files, rows: usize, upload: &Path) -> BoxResult<Measured> 
 fn apply_only(files: &Files, rows: usize, every: bool) -> BoxResult<Measured> {
     let db = files.work_copy("apply")?;
     let mut store = Store::open(db.path())?;
+    let plan = untimed_plan(files, &store, rows, every)?;
+    let probe = Probe::start();
+    let run = apply::run(&mut store, &plan, &force(), fixed_now(), &mut |_, _| true)?;
+    let written = run.counts.created + run.counts.updated + run.counts.deleted;
+    let m = probe.stop(written, String::new());
+    drop((plan, store));
+    Ok(m)
+}
+
+/// What the app does once a preview's plan is built, up to the grid's first rows: the plan
+/// goes into a [`PlanView`], its overview and the first page of 200 rows are serialised as
+/// they cross to the web view. Timed apart and only noted: a word typed in the grid's filter
+/// box, which searches every change and serialises the first page of matches.
+fn preview_first_rows(files: &Files, rows: usize) -> BoxResult<Measured> {
+    let db = files.work_copy("preview")?;
+    let store = Store::open(db.path())?;
+    let plan = untimed_plan(files, &store, rows, true)?;
+    let schema = store.schema().clone();
+    let probe = Probe::start();
+    let mut view = PlanView::new(schema, plan);
+    let overview = serde_json::to_string(&view.overview())?;
+    let page = view.page(&Filter::default(), 0, 200);
+    let first = serde_json::to_string(&page)?;
+    let mut m = probe.stop(page.rows.len() as u64, String::new());
+    let typing = Instant::now();
+    let typed = Filter { text: "smith".into(), ..Filter::default() };
+    let matches = view.page(&typed, 0, 200);
+    let filtered = serde_json::to_string(&matches)?;
+    m.note = format!(
+        "overview {} KB and first page {} KB ({} of {} rows); typing \"smith\" in the filter: \
+         {:.0} ms to the first page of its {} matches ({} KB)",
+        overview.len() / 1024,
+        first.len() / 1024,
+        page.rows.len(),
+        page.total,
+        typing.elapsed().as_secs_f64() * 1000.0,
+        matches.total,
+        filtered.len() / 1024,
+    );
+    drop((view, store));
+    Ok(m)
+}
+
+/// The plan of `edited.xlsx` (10 % of the users updated), or of an in-memory upload updating
+/// every user, built without the clock.
+fn untimed_plan(files: &Files, store: &Store, rows: usize, every: bool) -> BoxResult<Plan> {
     let sizes = Sizes::of(rows);
     let (workbook, expected) = if every {
         let et = data::entity_type(store.schema(), "User")?.clone();
@@ -299,7 +353,7 @@ fn apply_only(files: &Files, rows: usize, every: bool) -> BoxResult<Measured> {
     } else {
         (import::read(&files.edited_xlsx(), &CsvOptions::default())?, sizes.edited())
     };
-    let snapshot = Snapshot::load(&store)?;
+    let snapshot = Snapshot::load(store)?;
     let input = InputFile::from_bytes(&workbook.file_name, &[]);
     let plan = plan::build(
         store.schema(),
@@ -307,16 +361,10 @@ fn apply_only(files: &Files, rows: usize, every: bool) -> BoxResult<Measured> {
         &workbook,
         Mode::Complete,
         input,
-        &Thresholds::load(&store)?,
+        &Thresholds::load(store)?,
     );
     check_plan(&plan, expected)?;
-    drop((workbook, snapshot));
-    let probe = Probe::start();
-    let run = apply::run(&mut store, &plan, &force(), fixed_now(), &mut |_, _| true)?;
-    let written = run.counts.created + run.counts.updated + run.counts.deleted;
-    let m = probe.stop(written, String::new());
-    drop((plan, store));
-    Ok(m)
+    Ok(plan)
 }
 
 fn export_path(files: &Files, tag: &str) -> PathBuf {

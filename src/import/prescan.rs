@@ -4,7 +4,7 @@
 //! spanning from the first to the last cell that holds something. Two cells far apart (`A1`
 //! and `IV65536`) make a grid of millions of cells from a file of a few hundred bytes. These
 //! scans walk the records (BIFF) or the XML (ODS) without keeping anything but a bounding box
-//! per sheet, and refuse the file when the grids would exceed [`MAX_CELLS`] together, or a
+//! per sheet, and refuse the file when the grids would exceed [`MAX_GRID_CELLS`] together, or a
 //! sheet would exceed [`MAX_ROWS`] or [`MAX_COLUMNS`].
 
 use std::io::{BufRead, BufReader, Cursor};
@@ -15,7 +15,7 @@ use zip::ZipArchive;
 
 use super::cfb::CompoundFile;
 use super::invalid;
-use super::limits::{MAX_CELLS, MAX_COLUMNS, MAX_ROWS, thousands};
+use super::limits::{MAX_COLUMNS, MAX_GRID_CELLS, MAX_ROWS, thousands};
 use super::location::column_letters;
 use crate::error::Result;
 
@@ -60,12 +60,12 @@ fn check_extents(name: &str, sheets: &[(String, Extent)]) -> Result<()> {
         }
         total = total.saturating_add(extent.area());
     }
-    if total > MAX_CELLS {
+    if total > MAX_GRID_CELLS {
         return Err(invalid(format!(
             "{name} is refused: its sheets span {} cells, more than the {} idbulk reads. \
              Delete unused rows and columns or split the file.",
             thousands(total),
-            thousands(MAX_CELLS)
+            thousands(MAX_GRID_CELLS)
         )));
     }
     Ok(())

@@ -211,7 +211,7 @@ mod tests {
         let mut b = SheetBuilder::new("f.xlsx", "User");
         b.push(&mut budget, 0, 0, text("a")).unwrap();
         let e = b.push(&mut budget, 0, 1, text("b")).unwrap_err();
-        assert!(e.message.contains("more than 10,000,000 filled cells"), "{}", e.message);
+        assert!(e.message.contains("more than 30,000,000 filled cells"), "{}", e.message);
     }
 
     #[test]

@@ -32,16 +32,35 @@ impl Snapshot {
     ///
     /// [`crate::ErrorCode::Repository`] if the repository cannot be read.
     pub fn load(store: &Store) -> Result<Snapshot> {
-        let mut tables = BTreeMap::new();
-        for t in &store.schema().entity_types {
-            let mut table = BTreeMap::new();
-            store.for_each_row(t, |r| {
-                table.insert(r.key.clone(), r);
-                Ok(())
-            })?;
-            tables.insert(t.name.clone(), table);
-        }
-        Ok(Snapshot { revision: store.revision()?, tables })
+        Snapshot::load_with_ticks(store, &mut || true)
+    }
+
+    /// [`Snapshot::load`], calling `tick` every few thousand rows; `tick` returning `false`
+    /// stops the load with [`crate::ErrorCode::Cancelled`]. The rows and the revision are
+    /// read in one transaction, so they belong together even if another process writes.
+    ///
+    /// # Errors
+    ///
+    /// As [`Snapshot::load`], and [`crate::ErrorCode::Cancelled`].
+    pub fn load_with_ticks(store: &Store, tick: &mut dyn FnMut() -> bool) -> Result<Snapshot> {
+        const TICK_EVERY_ROWS: u64 = 4096;
+        store.read(|store| {
+            let mut tables = BTreeMap::new();
+            let mut rows = 0u64;
+            for t in &store.schema().entity_types {
+                let mut table = BTreeMap::new();
+                store.for_each_row(t, |r| {
+                    rows += 1;
+                    if rows.is_multiple_of(TICK_EVERY_ROWS) && !tick() {
+                        return Err(crate::Error::new(crate::ErrorCode::Cancelled, "Cancelled."));
+                    }
+                    table.insert(r.key.clone(), r);
+                    Ok(())
+                })?;
+                tables.insert(t.name.clone(), table);
+            }
+            Ok(Snapshot { revision: store.revision()?, tables })
+        })
     }
 
     /// The stored rows of an entity type (empty if none).

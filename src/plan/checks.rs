@@ -373,33 +373,42 @@ fn swapped_columns(
         return;
     }
     let n = et.attributes.len();
-    for a in 0..n {
-        for b in a + 1..n {
-            let swapped = updates
-                .iter()
-                .filter(|c| {
-                    let (Some(old), Some(new)) = (&c.before, &c.after) else { return false };
-                    old.values[a] != old.values[b]
-                        && new.values[a] == old.values[b]
-                        && new.values[b] == old.values[a]
-                })
-                .count();
-            if swapped >= 3 && swapped * 2 >= updates.len() {
-                let (na, nb) = (&et.attributes[a].name, &et.attributes[b].name);
-                findings.push(Finding {
-                    severity: Severity::Warning,
-                    code: "swapped_columns",
-                    sheet: Some(sheet.sheet.clone()),
-                    row: None,
-                    column: None,
-                    header: None,
-                    value: None,
-                    message: format!(
-                        "In {swapped} rows the values under {na} and {nb} are each other's stored values: were the two headers swapped?"
-                    ),
-                    fix: format!("Check the headers of the {na} and {nb} columns."),
-                });
+    // Swapped values changed both attributes, so only pairs of a row's changed attributes
+    // are compared: a few per row instead of every pair of every row (171 pairs for 19
+    // attributes, a quarter of a 100k-row plan's time when every row was compared).
+    let mut swapped_pairs: BTreeMap<(usize, usize), usize> = BTreeMap::new();
+    let mut changed = Vec::new();
+    for c in &updates {
+        let (Some(old), Some(new)) = (&c.before, &c.after) else { continue };
+        changed.clear();
+        changed.extend((0..n).filter(|&i| old.values[i] != new.values[i]));
+        for (i, &a) in changed.iter().enumerate() {
+            for &b in &changed[i + 1..] {
+                if old.values[a] != old.values[b]
+                    && new.values[a] == old.values[b]
+                    && new.values[b] == old.values[a]
+                {
+                    *swapped_pairs.entry((a, b)).or_default() += 1;
+                }
             }
+        }
+    }
+    for ((a, b), swapped) in swapped_pairs {
+        if swapped >= 3 && swapped * 2 >= updates.len() {
+            let (na, nb) = (&et.attributes[a].name, &et.attributes[b].name);
+            findings.push(Finding {
+                severity: Severity::Warning,
+                code: "swapped_columns",
+                sheet: Some(sheet.sheet.clone()),
+                row: None,
+                column: None,
+                header: None,
+                value: None,
+                message: format!(
+                    "In {swapped} rows the values under {na} and {nb} are each other's stored values: were the two headers swapped?"
+                ),
+                fix: format!("Check the headers of the {na} and {nb} columns."),
+            });
         }
     }
 }
