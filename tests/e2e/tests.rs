@@ -27,8 +27,11 @@
 //! - [`home`]: the app opens on a fresh demo repository and Home shows what it holds.
 //! - [`procedure`]: the seed procedure, template to undo, in the window.
 //! - [`screenshots`]: pictures of each screen for the docs (run by `scripts/screenshots`).
+//! - [`preview_bench`]: the preview of a 100,000-change plan, timed in the web view (run by
+//!   `scripts/bench-preview`).
 
 mod harness;
 mod home;
+mod preview_bench;
 mod procedure;
 mod screenshots;

@@ -3,6 +3,7 @@ import type { Evaluation } from "./Evaluation";
 import type { Finding } from "./Finding";
 import type { InputFile } from "./InputFile";
 import type { Mode } from "./Mode";
+import type { Page } from "./Page";
 import type { TypeSummary } from "./TypeSummary";
 import type { Verdict } from "./Verdict";
 
@@ -49,4 +50,9 @@ warnings: number,
 /**
  * The first [`OVERVIEW_FINDINGS`] findings, errors first.
  */
-findings: Array<Finding>, };
+findings: Array<Finding>, 
+/**
+ * The first [`FIRST_PAGE`] rows without a filter: what [`PlanView::page`] answers for
+ * `(Filter::default(), 0, FIRST_PAGE)`.
+ */
+first_page: Page, };

@@ -118,6 +118,8 @@ function overview(verdict: Overview["verdict"]): Overview {
             },
           ]
         : [],
+    // As Rust sends it: the first page of the unfiltered list comes with the overview.
+    first_page: { total: CHANGES.length, rows: CHANGES.slice(0, 200) },
   };
 }
 
@@ -169,14 +171,25 @@ describe("Synchronize", () => {
     expect(vi.mocked(preview).mock.calls[0]![0]).toBe("complete");
     expect(screen.getByText("Ready to synchronize 1,000 changes", { exact: false })).toBeTruthy();
     await waitFor(() => expect(document.querySelectorAll('[role="row"] .key').length).toBeGreaterThan(0));
-    expect(pageMock.mock.calls[0]!.slice(1)).toEqual([0, 200]);
     expect(document.querySelector('[role="row"] .key')?.textContent).toBe("00000");
     expect(screen.getByRole("grid").getAttribute("aria-rowcount")).toBe("1000");
+    // The first page came with the overview: no round trip to Rust for it.
+    expect(pageMock).not.toHaveBeenCalled();
+  });
+
+  it("asks Rust for the pages after the first one as the grid scrolls", async () => {
+    await previewed("ready");
+    await waitFor(() => expect(document.querySelectorAll('[role="row"] .key').length).toBeGreaterThan(0));
+    const grid = screen.getByRole("grid");
+    grid.scrollTop = 44 * 450;
+    await fireEvent.scroll(grid);
+    await waitFor(() => expect(pageMock).toHaveBeenCalled());
+    expect(pageMock.mock.calls[0]!.slice(1)).toEqual([400, 200]);
   });
 
   it("asks Rust for rows under each filter: operation, entity type and text", async () => {
     await previewed("ready");
-    await waitFor(() => expect(pageMock).toHaveBeenCalled());
+    await waitFor(() => expect(document.querySelectorAll('[role="row"] .key').length).toBeGreaterThan(0));
 
     await fireEvent.click(screen.getByRole("button", { name: "Delete" }));
     await waitFor(() => expect(lastFilter()).toEqual({ entity_type: null, op: "delete", text: "" }));
