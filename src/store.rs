@@ -252,8 +252,8 @@ impl Store {
     ///
     /// [`ErrorCode::Repository`] if the transaction cannot start, or the error `f` returned.
     pub fn read<T>(&self, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
-        // Inside a caller's transaction already (verification reads its checks in one): that
-        // one gives the same guarantee, and SQLite does not nest them.
+        // Inside a read already (verification loads a Snapshot, itself read in one): the outer
+        // transaction gives the same guarantee, and SQLite does not nest them.
         if !self.conn.is_autocommit() {
             return f(self);
         }

@@ -59,7 +59,7 @@ use serde::Serialize;
 use crate::error::{Error, ErrorCode, Result};
 use crate::plan::Snapshot;
 use crate::schema::{EntityType, Schema};
-use crate::store::{Row, Store, sql_error};
+use crate::store::{Row, Store};
 
 /// An organisation has no manager.
 pub const ORGANIZATION_WITHOUT_MANAGER: &str = "organization_without_manager";
@@ -299,10 +299,9 @@ fn ended(row: &Row, end_date: Option<usize>, today: NaiveDate) -> Option<NaiveDa
 /// # Ok::<(), idbulk::Error>(())
 /// ```
 pub fn run(store: &Store, today: NaiveDate) -> Result<Verification> {
-    let read = store.conn().unchecked_transaction().map_err(|e| sql_error(store.path(), e))?;
-    let rows = Snapshot::load(store)?;
-    let problems = store.integrity_problems()?;
-    drop(read);
+    // The rows and the integrity checks from the same state of the file.
+    let (rows, problems) =
+        store.read(|store| Ok((Snapshot::load(store)?, store.integrity_problems()?)))?;
     let mut verification = check(store.schema(), &rows, today);
     let mut findings = std::mem::take(&mut verification.findings);
     findings.extend(problems.into_iter().map(|line| {
@@ -734,9 +733,8 @@ pub struct PersonSheet {
 /// leading zeros if that is what was meant), [`ErrorCode::Repository`] if the repository cannot
 /// be read.
 pub fn person_sheet(store: &Store, key: &str) -> Result<PersonSheet> {
-    let read = store.conn().unchecked_transaction().map_err(|e| sql_error(store.path(), e))?;
+    // Snapshot::load reads its rows in one transaction.
     let rows = Snapshot::load(store)?;
-    drop(read);
     sheet_of(store.schema(), &rows, key)
 }
 

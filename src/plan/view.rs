@@ -119,8 +119,10 @@ impl PlanView {
         &self.plan
     }
 
-    /// The headline: counts, thresholds, verdict and the first findings.
-    pub fn overview(&self) -> Overview {
+    /// The headline: counts, thresholds, verdict, the first findings and the first page of
+    /// the unfiltered list (whose matches stay cached for the pages that follow).
+    pub fn overview(&mut self) -> Overview {
+        let first_page = self.page(&Filter::default(), 0, FIRST_PAGE);
         let plan = &self.plan;
         let mut findings: Vec<&Finding> = plan.findings.iter().collect();
         // Stable: within a severity the plan's order (sheet, row, column) is kept.
@@ -136,17 +138,7 @@ impl PlanView {
             errors: plan.errors().count(),
             warnings: plan.warnings().count(),
             findings: findings.into_iter().take(OVERVIEW_FINDINGS).cloned().collect(),
-            // Without a filter every change matches, in plan order.
-            first_page: Page {
-                total: plan.changes.len(),
-                rows: plan
-                    .changes
-                    .iter()
-                    .take(FIRST_PAGE)
-                    .enumerate()
-                    .map(|(position, c)| row_of(&self.schema, c, position))
-                    .collect(),
-            },
+            first_page,
         }
     }
 

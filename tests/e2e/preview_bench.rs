@@ -110,8 +110,11 @@ async fn first_rows_ms_if_set(app: &App) -> Option<f64> {
     (marks.len() == 2).then(|| marks[1] - marks[0])
 }
 
+/// [`first_rows_ms_if_set`], waiting for the marks as long as a plan of this size may take to
+/// build in the test build.
 async fn first_rows_ms(app: &App) -> f64 {
-    for _ in 0..50 {
+    let waited = Instant::now();
+    while waited.elapsed() < Duration::from_secs(600) {
         if let Some(ms) = first_rows_ms_if_set(app).await {
             return ms;
         }
@@ -165,7 +168,7 @@ async fn preview_bench() {
         .expect("the grid shows rows");
     let shown = Instant::now() - clicked;
     let key = first_key.text().await.expect("a key");
-    let first_rows_ms = first_rows_ms(&app).await;
+    let first_ms = first_rows_ms(&app).await;
     let total = app.text_of(r#"[role="grid"] + .count"#).await;
 
     let gaps = numbers(&app.client.execute_async(SCROLL, vec![]).await.expect("the scroll"));
@@ -185,16 +188,11 @@ async fn preview_bench() {
         .await
         .expect("the marks are cleared");
     app.click_button("Preview again").await;
-    let again_ms = loop {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        if let Some(ms) = first_rows_ms_if_set(&app).await {
-            break ms;
-        }
-    };
+    let again_ms = first_rows_ms(&app).await;
 
     println!(
         "preview of {people} people ({total}; first row {key}): click to rows {:.1} s, of which \
-         first rows {first_rows_ms:.0} ms after the plan was ready (target < 300 ms); \
+         first rows {first_ms:.0} ms after the plan was ready (target < 300 ms); \
          previewing again: {again_ms:.0} ms",
         shown.as_secs_f64()
     );

@@ -34,7 +34,7 @@ pub async fn preview<R: Runtime>(
         let session = app.state::<Session>();
         session.clear_plan();
         let mut job = app.state::<Jobs>().start(on_progress);
-        let view = app.state::<Repository>().with(|store| {
+        let mut view = app.state::<Repository>().with(|store| {
             let settings = ConnectionSettings::load(store)?;
             let path = settings.path(mode).ok_or_else(|| blank_path(mode))?;
             let plan = plan::from_file(store, path, mode, &settings.csv, &mut |done, total| {
