@@ -88,6 +88,9 @@ pub struct Store {
 /// one is refused rather than risking damage.
 pub const FILE_FORMAT_VERSION: i64 = 2;
 
+/// The page size of repositories this build creates (see `connect`).
+const PAGE_SIZE: u32 = 65_536;
+
 /// Migrations, in order: entry `i` takes the file from format `i` to `i + 1`.
 const MIGRATIONS: [&str; 2] = [
     // 1: rows and metadata.
@@ -768,6 +771,13 @@ fn connect(path: &Path, flags: OpenFlags) -> Result<Connection> {
     // Before anything writes: switching to WAL rewrites the file header, and a file from a
     // newer idbulk must be refused exactly as it was found.
     refuse_newer(&conn, path)?;
+    // 64 KiB pages for a new file (a no-op on an existing one): a sync that updates one row in
+    // ten dirties every page of the record table whatever their size, and SQLite writes each
+    // page with its own system call, twice (log, then checkpoint). Larger pages cut an apply
+    // of 10,000 updates among 100,000 rows from 0.59 s to 0.36 s (issue 6); reads of whole
+    // tables, the common case here, do not suffer from them. Must precede the switch to WAL.
+    conn.execute_batch(&format!("PRAGMA page_size = {PAGE_SIZE};"))
+        .map_err(|e| sql_error(path, e))?;
     // journal_mode answers with a row, so it is read rather than executed.
     let _mode: String = conn
         .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
@@ -956,6 +966,21 @@ mod tests {
         assert_eq!(summary.revision, 0);
         assert!(summary.counts.iter().all(|(_, n)| *n == 0));
         assert_eq!(summary.counts.len(), 4);
+        let page_size: u32 = store.conn().query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+        assert_eq!(page_size, PAGE_SIZE, "the large pages of a new repository");
+    }
+
+    #[test]
+    fn an_existing_repository_keeps_its_page_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch("PRAGMA page_size = 4096; CREATE TABLE t (x);").unwrap();
+        }
+        let conn = connect(&path, OpenFlags::SQLITE_OPEN_READ_WRITE).unwrap();
+        let page_size: u32 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+        assert_eq!(page_size, 4096);
     }
 
     #[test]

@@ -558,15 +558,16 @@ impl<'p> Progress<'p> {
 
     fn call(&mut self) -> Result<()> {
         self.reported = self.done;
-        if (self.callback)(self.done, self.total) {
-            Ok(())
-        } else {
-            Err(Error::new(
-                crate::ErrorCode::Cancelled,
-                format!("Reading {} was cancelled; nothing was changed.", self.file),
-            ))
-        }
+        if (self.callback)(self.done, self.total) { Ok(()) } else { Err(cancelled(&self.file)) }
     }
+}
+
+/// The error of a read the caller cancelled.
+pub(crate) fn cancelled(file: &str) -> Error {
+    Error::new(
+        crate::ErrorCode::Cancelled,
+        format!("Reading {file} was cancelled; nothing was changed."),
+    )
 }
 
 /// An input error: the file has problems.

@@ -1,6 +1,7 @@
 //! Assembling a [`RawSheet`] from cells given one by one, in any order, under the limits.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 use super::limits::{MAX_CELL_CHARS, MAX_CELLS, MAX_COLUMNS, MAX_ROWS, thousands};
 use super::location::Location;
@@ -19,6 +20,9 @@ pub(crate) struct SheetBuilder<'a> {
     name: String,
     /// 0-based row -> (0-based column, cell), in arrival order.
     rows: BTreeMap<u32, Vec<(u32, Cell)>>,
+    /// The row cells are arriving for, kept out of `rows` until another row starts: cells come
+    /// row by row, and one map lookup per row rather than per cell saves a tenth of a read.
+    current: Option<(u32, Vec<(u32, Cell)>)>,
     /// The most cells a row held so far: a new row is sized for it, rather than grown
     /// through four reallocations.
     width: usize,
@@ -26,7 +30,13 @@ pub(crate) struct SheetBuilder<'a> {
 
 impl<'a> SheetBuilder<'a> {
     pub(crate) fn new(file: &'a str, name: &str) -> SheetBuilder<'a> {
-        SheetBuilder { file, name: name.to_string(), rows: BTreeMap::new(), width: 0 }
+        SheetBuilder {
+            file,
+            name: name.to_string(),
+            rows: BTreeMap::new(),
+            current: None,
+            width: 0,
+        }
     }
 
     /// Adds a cell at a 0-based position. Empty cells are dropped.
@@ -65,14 +75,33 @@ impl<'a> SheetBuilder<'a> {
                 thousands(MAX_CELLS)
             )));
         }
-        let cells = self.rows.entry(row).or_insert_with(|| Vec::with_capacity(self.width));
+        let cells = match &mut self.current {
+            Some((r, cells)) if *r == row => cells,
+            _ => {
+                self.flush();
+                &mut self.current.insert((row, Vec::with_capacity(self.width))).1
+            }
+        };
         cells.push((column, cell));
         self.width = self.width.max(cells.len());
         Ok(())
     }
 
+    /// Moves the current row into `rows`, after any cells that row already had.
+    fn flush(&mut self) {
+        if let Some((row, cells)) = self.current.take() {
+            match self.rows.entry(row) {
+                Entry::Vacant(e) => {
+                    e.insert(cells);
+                }
+                Entry::Occupied(mut e) => e.get_mut().extend(cells),
+            }
+        }
+    }
+
     /// The sheet: the first non-blank row is the header; blank rows are left out.
-    pub(crate) fn finish(self) -> RawSheet {
+    pub(crate) fn finish(mut self) -> RawSheet {
+        self.flush();
         let is_blank_row = |cells: &Vec<(u32, Cell)>| cells.iter().all(|(_, c)| c.is_blank());
         let mut rows = self.rows.into_iter().filter(|(_, cells)| !is_blank_row(cells));
         let Some((_, header_cells)) = rows.next() else {
@@ -115,7 +144,8 @@ impl<'a> SheetBuilder<'a> {
 
     /// The rows as (column A, column B) text pairs, for the metadata sheet: every row whose
     /// column A is not blank, header row included.
-    pub(crate) fn into_pairs(self) -> Vec<(String, String)> {
+    pub(crate) fn into_pairs(mut self) -> Vec<(String, String)> {
+        self.flush();
         self.rows
             .into_values()
             .filter_map(|cells| {
@@ -182,6 +212,20 @@ mod tests {
                 (8, vec![Cell::Empty, Cell::Empty, text("orphan")]),
             ]
         );
+    }
+
+    #[test]
+    fn a_row_met_again_keeps_its_cells_in_arrival_order() {
+        let mut budget = CellBudget::default();
+        let mut b = SheetBuilder::new("f.xlsx", "User");
+        b.push(&mut budget, 0, 0, text("Identifier")).unwrap();
+        b.push(&mut budget, 0, 1, text("Email")).unwrap();
+        b.push(&mut budget, 1, 0, text("a")).unwrap();
+        b.push(&mut budget, 2, 0, text("b")).unwrap();
+        b.push(&mut budget, 1, 1, text("c")).unwrap();
+        b.push(&mut budget, 1, 0, text("z")).unwrap(); // the same cell again: the last one wins
+        let rows: Vec<_> = b.finish().rows.into_iter().map(|r| (r.row, r.cells)).collect();
+        assert_eq!(rows, [(2, vec![text("z"), text("c")]), (3, vec![text("b"), Cell::Empty])]);
     }
 
     #[test]

@@ -311,7 +311,63 @@ fn workbook(
 
 /// The shared strings table.
 fn shared_strings(zip: &mut ZipArchive<Cursor<&[u8]>>) -> Result<Vec<String>> {
-    let mut xml = part_reader(zip, "xl/sharedStrings.xml")?;
+    // Read whole: the table is a fraction of the sheets it serves (a tenth here), and is freed
+    // before they are read.
+    let mut bytes = Vec::new();
+    zip.by_name("xl/sharedStrings.xml")
+        .map_err(|_| Stop::Fallback("part missing"))?
+        .read_to_end(&mut bytes)
+        .map_err(|_| Stop::Fallback("damaged shared strings"))?;
+    match fast_shared_strings(&bytes)? {
+        Some(strings) => Ok(strings),
+        None => xml_shared_strings(xml_reader(&bytes[..])),
+    }
+}
+
+/// The shared strings scanned by hand, as [`xml_shared_strings`] reads them; `None` for a
+/// table it leaves to quick-xml (a namespace prefix, a comment, something between strings).
+/// A string with rich text or phonetic runs is read by quick-xml from its own bytes.
+fn fast_shared_strings(bytes: &[u8]) -> Result<Option<Vec<String>>> {
+    let Some(start) = memchr::memmem::find(bytes, b"<sst") else {
+        return Ok(None);
+    };
+    let mut scan = Scan { bytes, i: start + 4 };
+    if !is_tag(&bytes[start..], b"sst")
+        || scan.start_tag(|_, _| Ok(()))? != Some(false)
+        || has_comment_or_instruction(scan.rest())
+    {
+        return Ok(None);
+    }
+    let mut strings = Vec::new();
+    let si_end = memchr::memmem::Finder::new(b"</si>");
+    let (mut text, mut buf, mut text_buf) = (String::new(), Vec::new(), Vec::new());
+    loop {
+        scan.skip_whitespace();
+        if scan.eat(b"</sst>") {
+            return Ok(Some(strings));
+        }
+        if !is_tag(scan.rest(), b"si") {
+            return Ok(None);
+        }
+        let Some(len) = si_end.find(scan.rest()) else {
+            return Ok(None);
+        };
+        let si = &scan.rest()[..len + b"</si>".len()];
+        scan.i += si.len();
+        let mut one = Scan { bytes: si, i: 3 };
+        match one.simple_string(b"</si>", &mut text)? {
+            Some(s) if one.i == si.len() => strings.push(s),
+            _ => {
+                let mut xml = xml_reader(si);
+                xml.read_event_into(&mut buf)?;
+                strings.push(read_string(&mut xml, "si", &mut buf, &mut text_buf)?);
+            }
+        }
+    }
+}
+
+/// The shared strings read with quick-xml.
+fn xml_shared_strings<B: BufRead>(mut xml: Reader<B>) -> Result<Vec<String>> {
     let mut strings = Vec::new();
     let mut buf = Vec::new();
     let mut inner = Vec::new();
@@ -583,12 +639,24 @@ struct SheetStream<'a, 'c, R: Read> {
     sheet: &'a str,
     xml: Reader<BufReader<Counted<R>>>,
     context: &'a Context<'c>,
+    bufs: Buffers,
+}
+
+/// Buffers reused from cell to cell by the quick-xml path.
+#[derive(Default)]
+struct Buffers {
     buf: Vec<u8>,
     cell_buf: Vec<u8>,
     text_buf: Vec<u8>,
     string_buf: Vec<u8>,
     text: String,
 }
+
+/// The position the next cell without a reference takes: 0-based row and column.
+type At = (u32, u32);
+
+/// How many bytes of sheet XML the fast path asks the decompressor for at a time.
+const CHUNK: usize = 256 * 1024;
 
 impl<'a, 'c, R: Read> SheetStream<'a, 'c, R> {
     fn new(file: &'a str, sheet: &'a str, inner: Counted<R>, context: &'a Context<'c>) -> Self {
@@ -597,12 +665,13 @@ impl<'a, 'c, R: Read> SheetStream<'a, 'c, R> {
             sheet,
             xml: xml_reader(BufReader::with_capacity(64 * 1024, inner)),
             context,
-            buf: Vec::with_capacity(1024),
-            cell_buf: Vec::with_capacity(1024),
-            text_buf: Vec::with_capacity(1024),
-            string_buf: Vec::with_capacity(1024),
-            text: String::new(),
+            bufs: Buffers::default(),
         }
+    }
+
+    /// Bytes of the sheet's XML read so far.
+    fn bytes_read(&self) -> u64 {
+        self.xml.get_ref().get_ref().read
     }
 
     /// Reads the cells into `builder`; returns the merged regions.
@@ -613,189 +682,660 @@ impl<'a, 'c, R: Read> SheetStream<'a, 'c, R> {
         progress: &mut Progress<'_>,
         done_before: u64,
     ) -> Result<Vec<Dimensions>> {
-        // Up to <sheetData>: the declared dimension is checked before any cell is read.
+        // Up to <sheetData>: the declared dimension is checked before any cell is read. Empty
+        // elements are not expanded here, so that an empty `<sheetData/>` is told apart.
+        self.xml.config_mut().expand_empty_elements = false;
         let mut dimension = Dimensions::default();
-        loop {
-            self.buf.clear();
-            match self.xml.read_event_into(&mut self.buf)? {
-                Event::Start(e) => match e.local_name().as_ref() {
-                    "dimension" => {
-                        let r = raw_attr(&e, "ref")?.ok_or(Stop::Fallback("dimension"))?;
-                        dimension = range(&r).ok_or(Stop::Fallback("dimension"))?;
-                    }
-                    "sheetData" => break,
-                    _ => {}
-                },
+        let sheet_data = loop {
+            self.bufs.buf.clear();
+            match self.xml.read_event_into(&mut self.bufs.buf)? {
+                Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == "dimension" => {
+                    let r = raw_attr(&e, "ref")?.ok_or(Stop::Fallback("dimension"))?;
+                    dimension = range(&r).ok_or(Stop::Fallback("dimension"))?;
+                }
+                Event::Start(e) if e.local_name().as_ref() == "sheetData" => {
+                    break if e.name().as_ref() == "sheetData" {
+                        SheetData::Plain
+                    } else {
+                        SheetData::Prefixed
+                    };
+                }
+                Event::Empty(e) if e.local_name().as_ref() == "sheetData" => {
+                    break SheetData::Empty;
+                }
                 Event::Eof => return Err(Stop::Fallback("not a worksheet")),
                 _ => {}
             }
-        }
+        };
+        self.xml.config_mut().expand_empty_elements = true;
         check_dimension(self.file, self.sheet, dimension)?;
-        let (mut row, mut col) = (0u32, 0u32);
-        loop {
-            self.buf.clear();
-            match self.xml.read_event_into(&mut self.buf)? {
-                Event::Start(e) if e.local_name().as_ref() == "row" => {
-                    if let Some(r) = raw_attr(&e, "r")? {
-                        row = reference(&r).ok_or(Stop::Fallback("row reference"))?.0;
-                    }
-                    let at = done_before + self.xml.get_ref().get_ref().read;
-                    progress.at_byte(at)?;
-                }
-                Event::End(e) if e.local_name().as_ref() == "row" => {
-                    row = row.saturating_add(1);
-                    col = 0;
-                }
-                Event::Start(e) if e.local_name().as_ref() == "c" => {
-                    let (mut position, mut style, mut typ) = (None, None, None);
-                    for a in e.attributes().with_checks(false) {
-                        let a = a?;
-                        match a.key.as_ref() {
-                            "r" => position = Some(cell_reference(&a.value)?),
-                            "s" => style = Some(a.value.parse::<usize>().unwrap_or(0)),
-                            "t" => typ = Some(CellType::of(&a.value)?),
-                            _ => {}
-                        }
-                    }
-                    let pos = match position {
-                        Some(p) => {
-                            col = p.1;
-                            p
-                        }
-                        None => (row, col),
+        let mut at: At = (0, 0);
+        match sheet_data {
+            SheetData::Empty => Ok(merged_regions(&mut self.xml, &mut self.bufs.buf)),
+            SheetData::Prefixed => {
+                let on_row = &mut |xml: &Reader<BufReader<Counted<R>>>| {
+                    progress.at_byte(done_before + xml.get_ref().get_ref().read).map_err(Stop::from)
+                };
+                let cells =
+                    Cells { context: self.context, budget: &mut *budget, builder: &mut *builder };
+                xml_cells(
+                    &mut self.xml,
+                    &mut self.bufs,
+                    cells,
+                    &mut at,
+                    Until::SheetDataEnd,
+                    on_row,
+                )?;
+                Ok(merged_regions(&mut self.xml, &mut self.bufs.buf))
+            }
+            SheetData::Plain => {
+                let (rest, ended) =
+                    self.fast_cells(budget, builder, progress, done_before, &mut at)?;
+                // What follows is read by quick-xml: the bytes already taken from the
+                // decompressor, then the rest of the part. It is told which elements are open,
+                // or it would call their end tags unmatched.
+                let open: &[u8] = if ended { b"<worksheet>" } else { b"<worksheet><sheetData>" };
+                let source = self.xml.get_mut();
+                let rest = Cursor::new([open, &rest].concat());
+                let mut xml = xml_reader(BufReader::new(rest.chain(source)));
+                if !ended {
+                    let cells = Cells {
+                        context: self.context,
+                        budget: &mut *budget,
+                        builder: &mut *builder,
                     };
-                    let cell = self.cell(style, typ.unwrap_or(CellType::Number))?;
-                    col = col.saturating_add(1);
-                    builder.push(budget, pos.0, pos.1, cell)?;
+                    xml_cells(
+                        &mut xml,
+                        &mut self.bufs,
+                        cells,
+                        &mut at,
+                        Until::SheetDataEnd,
+                        &mut |xml: &Reader<_>| {
+                            let read = xml.get_ref().get_ref().get_ref().1.get_ref().read;
+                            progress.at_byte(done_before + read).map_err(Stop::from)
+                        },
+                    )?;
                 }
-                Event::End(e) if e.local_name().as_ref() == "sheetData" => break,
-                Event::Eof => return Err(Stop::Fallback("truncated sheet")),
-                _ => {}
-            }
-        }
-        // After the cells: the merged regions, which calamine would read in a second pass.
-        let mut merged = Vec::new();
-        loop {
-            self.buf.clear();
-            match self.xml.read_event_into(&mut self.buf) {
-                Ok(Event::Start(e)) if e.local_name().as_ref() == "mergeCell" => {
-                    if let Some(region) = raw_attr(&e, "ref")?.and_then(|r| range(&r)) {
-                        merged.push(region);
-                    }
-                }
-                // Like calamine's second pass, a damaged tail loses the notice, not the data.
-                Ok(Event::Eof) | Err(_) => return Ok(merged),
-                Ok(_) => {}
+                Ok(merged_regions(&mut xml, &mut self.bufs.buf))
             }
         }
     }
 
-    /// The rest of a `<c>` element, after its start tag.
-    fn cell(&mut self, style: Option<usize>, typ: CellType) -> Result<Cell> {
-        // `None` is calamine's `DataRef::Empty`: no value at all, which with a formula means
-        // a formula without a cached result (an empty string result is a value).
-        let mut value: Option<Cell> = None;
-        let mut formula: Option<String> = None;
+    /// The fast path over the content of `<sheetData>`: whole `<row>` elements are cut out of
+    /// the decompressed bytes and scanned by hand ([`fast_row`]), which is several times
+    /// quicker than an event per tag. A row it does not handle (a formula, rich text, an
+    /// escape it does not know) is read by quick-xml from the same bytes; anything between rows
+    /// other than whitespace (a comment, a prefixed element) hands the rest of the sheet to
+    /// quick-xml. Returns the bytes read past where it stopped, and whether that was
+    /// `</sheetData>`.
+    fn fast_cells(
+        &mut self,
+        budget: &mut CellBudget,
+        builder: &mut SheetBuilder<'_>,
+        progress: &mut Progress<'_>,
+        done_before: u64,
+        at: &mut At,
+    ) -> Result<(Vec<u8>, bool)> {
+        const END: &[u8] = b"</sheetData>";
+        let mut pending: Vec<u8> = Vec::with_capacity(CHUNK);
+        let mut pos = 0;
+        let mut eof = false;
+        let mut row_cells: Vec<(u32, u32, Cell)> = Vec::new();
+        let mut text = String::new();
+        let row_end = memchr::memmem::Finder::new(b"</row>");
         loop {
-            self.cell_buf.clear();
-            match self.xml.read_event_into(&mut self.cell_buf)? {
-                Event::Start(e) => {
-                    match e.local_name().as_ref() {
-                        "f" => {
-                            let shared = raw_attr(&e, "t")?.is_some_and(|t| t == "shared");
-                            if shared
-                                && raw_attr(&e, "si")?
-                                    .and_then(|i| i.parse::<usize>().ok())
-                                    .is_none()
-                            {
-                                return Err(Stop::Fallback("shared formula without index"));
-                            }
-                            let has_ref = raw_attr(&e, "ref")?.is_some();
-                            self.text.clear();
-                            read_text(&mut self.xml, "f", &mut self.text_buf, &mut self.text)?;
-                            // A shared formula's followers have no text of their own.
-                            formula = Some(if shared && !has_ref {
-                                String::new()
-                            } else {
-                                self.text.clone()
-                            });
+            while pending.get(pos).is_some_and(u8::is_ascii_whitespace) {
+                pos += 1;
+            }
+            let rest = &pending[pos..];
+            if rest.starts_with(END) {
+                return Ok((pending[pos + END.len()..].to_vec(), true));
+            }
+            if is_tag(rest, b"row") {
+                if let Some(len) = row_extent(rest, &row_end) {
+                    let row = &rest[..len];
+                    if has_comment_or_instruction(row) {
+                        // A comment or CDATA could hide a `</row>`: quick-xml reads from here.
+                        return Ok((rest.to_vec(), false));
+                    }
+                    progress.at_byte(done_before + self.bytes_read())?;
+                    let cells = Cells {
+                        context: self.context,
+                        budget: &mut *budget,
+                        builder: &mut *builder,
+                    };
+                    if !fast_row(row, cells.context, at, &mut row_cells, &mut text)? {
+                        let mut xml = xml_reader(row);
+                        xml_cells(
+                            &mut xml,
+                            &mut self.bufs,
+                            cells,
+                            at,
+                            Until::Eof,
+                            &mut |_| Ok(()),
+                        )?;
+                    } else {
+                        for (r, c, cell) in row_cells.drain(..) {
+                            cells.builder.push(cells.budget, r, c, cell)?;
                         }
-                        "is" => {
-                            let s = read_string(
-                                &mut self.xml,
-                                "is",
-                                &mut self.text_buf,
-                                &mut self.string_buf,
-                            )?;
-                            value = Some(if s.is_empty() { Cell::Empty } else { Cell::Text(s) });
-                        }
-                        "v" => {
-                            self.text.clear();
-                            read_text(&mut self.xml, "v", &mut self.text_buf, &mut self.text)?;
-                            value = self.value(style, typ)?;
-                        }
-                        _ => return Err(Stop::Fallback("unexpected element in a cell")),
+                    }
+                    pos += len;
+                    continue;
+                }
+            } else if rest.len() >= END.len() || (eof && !rest.is_empty()) {
+                return Ok((rest.to_vec(), false));
+            }
+            // The element is cut by the end of the bytes read so far: read more.
+            if eof {
+                return Err(Stop::Fallback("truncated sheet"));
+            }
+            pending.drain(..pos);
+            pos = 0;
+            let start = pending.len();
+            pending.resize(start + CHUNK, 0);
+            let n = self
+                .xml
+                .get_mut()
+                .read(&mut pending[start..])
+                .map_err(|_| Stop::Fallback("damaged sheet part"))?;
+            pending.truncate(start + n);
+            eof = n == 0;
+        }
+    }
+}
+
+/// What a sheet's `<sheetData>` start tag said.
+enum SheetData {
+    /// `<sheetData/>`: no cells.
+    Empty,
+    /// `<sheetData>`: the fast path reads the cells.
+    Plain,
+    /// `<x:sheetData>`: elements carry a namespace prefix, which only quick-xml reads.
+    Prefixed,
+}
+
+/// Where the cells read go.
+struct Cells<'x, 'f> {
+    context: &'x Context<'x>,
+    budget: &'x mut CellBudget,
+    builder: &'x mut SheetBuilder<'f>,
+}
+
+/// Where [`xml_cells`] stops.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Until {
+    /// At `</sheetData>` (the end of the input is a truncated sheet).
+    SheetDataEnd,
+    /// At the end of the input (one row's bytes).
+    Eof,
+}
+
+/// Reads `<row>` and `<c>` elements with quick-xml into `cells`.
+fn xml_cells<B: BufRead>(
+    xml: &mut Reader<B>,
+    bufs: &mut Buffers,
+    cells: Cells<'_, '_>,
+    at: &mut At,
+    until: Until,
+    on_row: &mut dyn FnMut(&Reader<B>) -> Result<()>,
+) -> Result<()> {
+    let (row, col) = at;
+    loop {
+        bufs.buf.clear();
+        match xml.read_event_into(&mut bufs.buf)? {
+            Event::Start(e) if e.local_name().as_ref() == "row" => {
+                if let Some(r) = raw_attr(&e, "r")? {
+                    *row = reference(&r).ok_or(Stop::Fallback("row reference"))?.0;
+                }
+                on_row(xml)?;
+            }
+            Event::End(e) if e.local_name().as_ref() == "row" => {
+                *row = row.saturating_add(1);
+                *col = 0;
+            }
+            Event::Start(e) if e.local_name().as_ref() == "c" => {
+                let (mut position, mut style, mut typ) = (None, None, None);
+                for a in e.attributes().with_checks(false) {
+                    let a = a?;
+                    match a.key.as_ref() {
+                        "r" => position = Some(cell_reference(&a.value)?),
+                        "s" => style = Some(a.value.parse::<usize>().unwrap_or(0)),
+                        "t" => typ = Some(CellType::of(&a.value)?),
+                        _ => {}
                     }
                 }
-                Event::End(e) if e.local_name().as_ref() == "c" => break,
-                Event::Eof => return Err(Stop::Fallback("truncated cell")),
-                _ => {}
+                let pos = match position {
+                    Some(p) => {
+                        *col = p.1;
+                        p
+                    }
+                    None => (*row, *col),
+                };
+                let cell =
+                    xml_cell(xml, bufs, cells.context, style, typ.unwrap_or(CellType::Number))?;
+                *col = col.saturating_add(1);
+                cells.builder.push(cells.budget, pos.0, pos.1, cell)?;
             }
+            Event::End(e)
+                if until == Until::SheetDataEnd && e.local_name().as_ref() == "sheetData" =>
+            {
+                return Ok(());
+            }
+            Event::Eof if until == Until::Eof => return Ok(()),
+            Event::Eof => return Err(Stop::Fallback("truncated sheet")),
+            _ => {}
         }
-        Ok(match (value, formula) {
-            (Some(cell), _) => cell,
-            (None, Some(formula)) => Cell::FormulaWithoutValue(formula),
-            (None, None) => Cell::Empty,
-        })
     }
+}
 
-    /// The value of a `<v>` element, from its text (in `self.text`); `None` for no value.
-    fn value(&mut self, style: Option<usize>, typ: CellType) -> Result<Option<Cell>> {
-        let v = self.text.as_str();
-        let text = |s: &str| if s.is_empty() { Cell::Empty } else { Cell::Text(s.to_string()) };
-        Ok(Some(match typ {
-            CellType::Inline => return Ok(None),
-            CellType::Shared => {
-                if v.is_empty() {
-                    return Ok(None);
+/// The merged regions, which follow the cells (calamine would read them in a second pass).
+fn merged_regions<B: BufRead>(xml: &mut Reader<B>, buf: &mut Vec<u8>) -> Vec<Dimensions> {
+    let mut merged = Vec::new();
+    loop {
+        buf.clear();
+        match xml.read_event_into(buf) {
+            Ok(Event::Start(e)) if e.local_name().as_ref() == "mergeCell" => {
+                if let Ok(Some(region)) = raw_attr(&e, "ref").map(|r| r.and_then(|r| range(&r))) {
+                    merged.push(region);
                 }
-                let i = v.parse::<usize>().unwrap_or(0);
-                text(self.context.strings.get(i).ok_or(Stop::Fallback("string index"))?)
             }
-            CellType::Bool => match v.trim() {
-                "" => return Ok(None),
-                t if t == "0" || t.eq_ignore_ascii_case("false") => Cell::Bool(false),
-                t if t == "1" || t.eq_ignore_ascii_case("true") => Cell::Bool(true),
-                _ => return Err(Stop::Fallback("boolean")),
+            // Like calamine's second pass, a damaged tail loses the notice, not the data.
+            Ok(Event::Eof) | Err(_) => return merged,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// The rest of a `<c>` element, after its start tag, read with quick-xml.
+fn xml_cell<B: BufRead>(
+    xml: &mut Reader<B>,
+    bufs: &mut Buffers,
+    context: &Context<'_>,
+    style: Option<usize>,
+    typ: CellType,
+) -> Result<Cell> {
+    // `None` is calamine's `DataRef::Empty`: no value at all, which with a formula means
+    // a formula without a cached result (an empty string result is a value).
+    let mut value: Option<Cell> = None;
+    let mut formula: Option<String> = None;
+    loop {
+        bufs.cell_buf.clear();
+        match xml.read_event_into(&mut bufs.cell_buf)? {
+            Event::Start(e) => match e.local_name().as_ref() {
+                "f" => {
+                    let shared = raw_attr(&e, "t")?.is_some_and(|t| t == "shared");
+                    if shared && raw_attr(&e, "si")?.and_then(|i| i.parse::<usize>().ok()).is_none()
+                    {
+                        return Err(Stop::Fallback("shared formula without index"));
+                    }
+                    let has_ref = raw_attr(&e, "ref")?.is_some();
+                    bufs.text.clear();
+                    read_text(xml, "f", &mut bufs.text_buf, &mut bufs.text)?;
+                    // A shared formula's followers have no text of their own.
+                    formula =
+                        Some(if shared && !has_ref { String::new() } else { bufs.text.clone() });
+                }
+                "is" => {
+                    let s = read_string(xml, "is", &mut bufs.text_buf, &mut bufs.string_buf)?;
+                    value = Some(if s.is_empty() { Cell::Empty } else { Cell::Text(s) });
+                }
+                "v" => {
+                    bufs.text.clear();
+                    read_text(xml, "v", &mut bufs.text_buf, &mut bufs.text)?;
+                    value = cell_value(context, &bufs.text, style, typ)?;
+                }
+                _ => return Err(Stop::Fallback("unexpected element in a cell")),
             },
-            CellType::Error => Cell::Error(
-                v.parse::<CellErrorType>().map_err(|_| Stop::Fallback("error value"))?.to_string(),
-            ),
-            CellType::Date => return Err(Stop::Fallback("ISO date cell")),
-            CellType::Str => text(&unescape_to_string(v)),
-            CellType::Number | CellType::N => {
-                if v.is_empty() {
-                    return Ok(None);
-                }
-                let Ok(n) = v.parse::<f64>() else {
-                    return match typ {
-                        CellType::Number => Ok(Some(Cell::Text(v.to_string()))),
-                        _ => Err(Stop::Fallback("number")),
-                    };
-                };
-                let format = match style {
-                    Some(s) => self.context.formats.get(s).copied(),
-                    None => Some(Format::Other),
-                };
-                let kind = match format {
-                    Some(Format::DateTime) => ExcelDateTimeType::DateTime,
-                    Some(Format::TimeDelta) => ExcelDateTimeType::TimeDelta,
-                    _ => return Ok(Some(Cell::Float(n))),
-                };
-                cell_from_excel_datetime(&ExcelDateTime::new(n, kind, self.context.is_1904))
-            }
-        }))
+            Event::End(e) if e.local_name().as_ref() == "c" => break,
+            Event::Eof => return Err(Stop::Fallback("truncated cell")),
+            _ => {}
+        }
     }
+    Ok(match (value, formula) {
+        (Some(cell), _) => cell,
+        (None, Some(formula)) => Cell::FormulaWithoutValue(formula),
+        (None, None) => Cell::Empty,
+    })
+}
+
+/// Whether `<!` (a comment, CDATA) or `<?` (a processing instruction) occurs in `bytes`.
+fn has_comment_or_instruction(bytes: &[u8]) -> bool {
+    memchr::memchr_iter(b'<', bytes).any(|i| matches!(bytes.get(i + 1), Some(b'!' | b'?')))
+}
+
+/// Whether `bytes` start with the tag `<name` (followed by a space, `>` or `/`).
+fn is_tag(bytes: &[u8], name: &[u8]) -> bool {
+    bytes.first() == Some(&b'<')
+        && bytes[1..].starts_with(name)
+        && matches!(bytes.get(name.len() + 1), Some(b' ' | b'\t' | b'\r' | b'\n' | b'>' | b'/'))
+}
+
+/// The length of the `<row>` element `bytes` start with, `None` if it is not all there yet.
+fn row_extent(bytes: &[u8], row_end: &memchr::memmem::Finder<'_>) -> Option<usize> {
+    // The start tag's `>`, outside quoted attribute values.
+    let mut quote = None;
+    let gt = bytes.iter().enumerate().skip(4).find_map(|(i, &b)| {
+        match (quote, b) {
+            (None, b'"' | b'\'') => quote = Some(b),
+            (Some(q), _) if b == q => quote = None,
+            (None, b'>') => return Some(i),
+            _ => {}
+        }
+        None
+    })?;
+    if bytes[gt - 1] == b'/' {
+        return Some(gt + 1);
+    }
+    row_end.find(&bytes[gt + 1..]).map(|n| gt + 1 + n + b"</row>".len())
+}
+
+/// Reads one `<row>` element (all of its bytes) by hand into `out`, as quick-xml and
+/// [`xml_cell`] would; `false` (with `at` untouched) for anything it does not handle.
+fn fast_row(
+    row_xml: &[u8],
+    context: &Context<'_>,
+    at: &mut At,
+    out: &mut Vec<(u32, u32, Cell)>,
+    text: &mut String,
+) -> Result<bool> {
+    out.clear();
+    let (mut row, mut col) = *at;
+    let mut scan = Scan { bytes: row_xml, i: 4 };
+    let mut row_ref = None;
+    let Some(row_closed) = scan.start_tag(|k, v| {
+        if k == b"r" {
+            row_ref = Some(v);
+        }
+        Ok(())
+    })?
+    else {
+        return Ok(false);
+    };
+    if let Some(r) = row_ref {
+        row = reference(utf8(r)?).ok_or(Stop::Fallback("row reference"))?.0;
+    }
+    if !row_closed {
+        loop {
+            scan.skip_whitespace();
+            if scan.eat(b"</row>") {
+                break;
+            }
+            if !is_tag(scan.rest(), b"c") {
+                return Ok(false);
+            }
+            scan.i += 2;
+            let (mut position, mut style, mut typ) = (None, None, None);
+            let Some(cell_closed) = scan.start_tag(|k, v| {
+                match k {
+                    b"r" => position = Some(cell_reference(utf8(v)?)?),
+                    b"s" => style = Some(utf8(v)?.parse::<usize>().unwrap_or(0)),
+                    b"t" => typ = Some(CellType::of(utf8(v)?)?),
+                    _ => {}
+                }
+                Ok(())
+            })?
+            else {
+                return Ok(false);
+            };
+            let typ = typ.unwrap_or(CellType::Number);
+            let mut value = None;
+            if !cell_closed {
+                loop {
+                    scan.skip_whitespace();
+                    if scan.eat(b"</c>") {
+                        break;
+                    }
+                    if is_tag(scan.rest(), b"v") {
+                        scan.i += 2;
+                        text.clear();
+                        match scan.start_tag(|_, _| Ok(()))? {
+                            Some(true) => {}
+                            Some(false) if scan.text_until(b"</v>", text) => {}
+                            _ => return Ok(false),
+                        }
+                        value = cell_value(context, text, style, typ)?;
+                    } else if is_tag(scan.rest(), b"is") {
+                        scan.i += 3;
+                        let Some(s) = scan.simple_string(b"</is>", text)? else {
+                            return Ok(false);
+                        };
+                        value = Some(if s.is_empty() { Cell::Empty } else { Cell::Text(s) });
+                    } else {
+                        // A formula, or something else quick-xml is left to read.
+                        return Ok(false);
+                    }
+                }
+            }
+            let pos = match position {
+                Some(p) => {
+                    col = p.1;
+                    p
+                }
+                None => (row, col),
+            };
+            col = col.saturating_add(1);
+            out.push((pos.0, pos.1, value.unwrap_or(Cell::Empty)));
+        }
+    }
+    *at = (row.saturating_add(1), 0);
+    Ok(true)
+}
+
+/// A cursor over the bytes of one row.
+struct Scan<'b> {
+    bytes: &'b [u8],
+    i: usize,
+}
+
+impl<'b> Scan<'b> {
+    fn rest(&self) -> &'b [u8] {
+        &self.bytes[self.i.min(self.bytes.len())..]
+    }
+
+    fn skip_whitespace(&mut self) {
+        while self.bytes.get(self.i).is_some_and(u8::is_ascii_whitespace) {
+            self.i += 1;
+        }
+    }
+
+    fn eat(&mut self, token: &[u8]) -> bool {
+        let found = self.rest().starts_with(token);
+        if found {
+            self.i += token.len();
+        }
+        found
+    }
+
+    /// The attributes of a start tag whose name was just passed, each given to `each` raw;
+    /// then past its `>`. `Some(true)` for an empty element (`/>`), `None` for what it does not
+    /// read (an attribute value with an escape, a malformed or cut tag).
+    fn start_tag(
+        &mut self,
+        mut each: impl FnMut(&'b [u8], &'b [u8]) -> Result<()>,
+    ) -> Result<Option<bool>> {
+        loop {
+            let before = self.i;
+            self.skip_whitespace();
+            match self.bytes.get(self.i) {
+                Some(b'>') => {
+                    self.i += 1;
+                    return Ok(Some(false));
+                }
+                Some(b'/') if self.bytes.get(self.i + 1) == Some(&b'>') => {
+                    self.i += 2;
+                    return Ok(Some(true));
+                }
+                Some(_) if self.i > before => {}
+                _ => return Ok(None),
+            }
+            let name_start = self.i;
+            while self.bytes.get(self.i).is_some_and(|b| !matches!(b, b'=' | b' ' | b'>' | b'/')) {
+                self.i += 1;
+            }
+            let name = &self.bytes[name_start..self.i];
+            if name.is_empty() || !self.eat(b"=") {
+                return Ok(None);
+            }
+            let Some(&quote @ (b'"' | b'\'')) = self.bytes.get(self.i) else {
+                return Ok(None);
+            };
+            let value_start = self.i + 1;
+            let Some(len) = memchr::memchr(quote, &self.bytes[value_start..]) else {
+                return Ok(None);
+            };
+            let value = &self.bytes[value_start..value_start + len];
+            if value.contains(&b'&') {
+                return Ok(None);
+            }
+            self.i = value_start + len + 1;
+            each(name, value)?;
+        }
+    }
+
+    /// The text up to `closing`, decoded into `out`; `false` if it holds markup, a line end
+    /// to normalise or an escape other than the five XML entities (quick-xml reads those).
+    fn text_until(&mut self, closing: &[u8], out: &mut String) -> bool {
+        let rest = self.rest();
+        // Text holds no `<`: the first one must open the closing tag.
+        let Some(len) = memchr::memchr(b'<', rest) else {
+            return false;
+        };
+        if !rest[len..].starts_with(closing) {
+            return false;
+        }
+        if !decode_text(&rest[..len], out) {
+            return false;
+        }
+        self.i += len + closing.len();
+        true
+    }
+
+    /// A string after `<is` or `<si`: `<t>` text `</t>` then `closing` and nothing else,
+    /// trimmed unless `xml:space="preserve"`, Excel's escapes decoded, as [`read_string`]
+    /// reads it; `None` for anything else (rich text, phonetic runs).
+    fn simple_string(&mut self, closing: &[u8], text: &mut String) -> Result<Option<String>> {
+        match self.start_tag(|_, _| Ok(()))? {
+            Some(true) => return Ok(Some(String::new())),
+            Some(false) => {}
+            None => return Ok(None),
+        }
+        self.skip_whitespace();
+        if self.eat(closing) {
+            return Ok(Some(String::new()));
+        }
+        if !is_tag(self.rest(), b"t") {
+            return Ok(None);
+        }
+        self.i += 2;
+        let mut preserve = false;
+        text.clear();
+        match self.start_tag(|k, v| {
+            if k == b"xml:space" {
+                preserve = v == b"preserve";
+            }
+            Ok(())
+        })? {
+            Some(true) => {}
+            Some(false) if self.text_until(b"</t>", text) => {}
+            _ => return Ok(None),
+        }
+        self.skip_whitespace();
+        if !self.eat(closing) {
+            return Ok(None);
+        }
+        let value =
+            if preserve { text.as_str() } else { text.trim_matches([' ', '\t', '\r', '\n']) };
+        let mut out = String::with_capacity(value.len());
+        unescape_excel(value, &mut out);
+        Ok(Some(out))
+    }
+}
+
+/// Decodes element text: UTF-8 with the five predefined entities. `false` for markup, a
+/// carriage return (XML normalises line ends), a character reference or an unknown entity.
+fn decode_text(raw: &[u8], out: &mut String) -> bool {
+    let Ok(raw) = std::str::from_utf8(raw) else {
+        return false;
+    };
+    let mut rest = raw;
+    while let Some(i) = memchr::memchr3(b'&', b'<', b'\r', rest.as_bytes()) {
+        out.push_str(&rest[..i]);
+        if rest.as_bytes()[i] != b'&' {
+            return false;
+        }
+        let after = &rest[i + 1..];
+        let Some(end) = after.find(';') else {
+            return false;
+        };
+        out.push(match &after[..end] {
+            "amp" => '&',
+            "lt" => '<',
+            "gt" => '>',
+            "quot" => '"',
+            "apos" => '\'',
+            _ => return false,
+        });
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    true
+}
+
+/// Attribute bytes as text; what is not UTF-8 is malformed XML.
+fn utf8(bytes: &[u8]) -> Result<&str> {
+    std::str::from_utf8(bytes).map_err(|_| Stop::Fallback("malformed XML"))
+}
+
+/// The value of a `<v>` element from its text; `None` for no value.
+fn cell_value(
+    context: &Context<'_>,
+    v: &str,
+    style: Option<usize>,
+    typ: CellType,
+) -> Result<Option<Cell>> {
+    let text = |s: &str| if s.is_empty() { Cell::Empty } else { Cell::Text(s.to_string()) };
+    Ok(Some(match typ {
+        CellType::Inline => return Ok(None),
+        CellType::Shared => {
+            if v.is_empty() {
+                return Ok(None);
+            }
+            let i = v.parse::<usize>().unwrap_or(0);
+            text(context.strings.get(i).ok_or(Stop::Fallback("string index"))?)
+        }
+        CellType::Bool => match v.trim() {
+            "" => return Ok(None),
+            t if t == "0" || t.eq_ignore_ascii_case("false") => Cell::Bool(false),
+            t if t == "1" || t.eq_ignore_ascii_case("true") => Cell::Bool(true),
+            _ => return Err(Stop::Fallback("boolean")),
+        },
+        CellType::Error => Cell::Error(
+            v.parse::<CellErrorType>().map_err(|_| Stop::Fallback("error value"))?.to_string(),
+        ),
+        CellType::Date => return Err(Stop::Fallback("ISO date cell")),
+        CellType::Str => text(&unescape_to_string(v)),
+        CellType::Number | CellType::N => {
+            if v.is_empty() {
+                return Ok(None);
+            }
+            let Ok(n) = v.parse::<f64>() else {
+                return match typ {
+                    CellType::Number => Ok(Some(Cell::Text(v.to_string()))),
+                    _ => Err(Stop::Fallback("number")),
+                };
+            };
+            let format = match style {
+                Some(s) => context.formats.get(s).copied(),
+                None => Some(Format::Other),
+            };
+            let kind = match format {
+                Some(Format::DateTime) => ExcelDateTimeType::DateTime,
+                Some(Format::TimeDelta) => ExcelDateTimeType::TimeDelta,
+                _ => return Ok(Some(Cell::Float(n))),
+            };
+            cell_from_excel_datetime(&ExcelDateTime::new(n, kind, context.is_1904))
+        }
+    }))
 }
 
 fn unescape_to_string(text: &str) -> String {
@@ -983,6 +1523,140 @@ mod tests {
         assert_eq!(custom_format("[h]:mm:ss"), Format::TimeDelta);
         assert_eq!(custom_format("0.00;\"d\""), Format::Other);
         assert_eq!(builtin_format("14"), Format::DateTime);
+    }
+
+    #[test]
+    fn the_hand_scanner_reads_typical_rows_itself() {
+        let strings = ["shared".to_string()];
+        let context = Context { strings: &strings, formats: &[Format::Other], is_1904: false };
+        let (mut out, mut text) = (Vec::new(), String::new());
+        let mut at = (0, 0);
+        let row = br#"<row r="3" spans="1:4" x14ac:dyDescent="0.25"><c r="A3" t="s"><v>0</v></c><c r="C3" s="0"><v>1.5</v></c>
+            <c t="inlineStr"><is><t xml:space="preserve"> R&amp;D &lt;x&gt; </t></is></c><c r="F3" s="0"/><c t="b"><v>1</v></c></row>"#;
+        assert!(fast_row(row, &context, &mut at, &mut out, &mut text).unwrap());
+        assert_eq!(
+            out,
+            [
+                (2, 0, Cell::Text("shared".into())),
+                (2, 2, Cell::Float(1.5)),
+                (2, 3, Cell::Text(" R&D <x> ".into())),
+                (2, 5, Cell::Empty),
+                (2, 6, Cell::Bool(true)),
+            ]
+        );
+        assert_eq!(at, (3, 0), "the next row follows");
+        // What it leaves to quick-xml, with the position untouched.
+        for odd in [
+            &br#"<row r="4"><c r="A4"><f>1+1</f><v>2</v></c></row>"#[..],
+            br#"<row r="4"><c r="A4" t="inlineStr"><is><r><t>rich</t></r></is></c></row>"#,
+            br#"<row r="4"><c r="A4" t="str"><v>a&#10;b</v></c></row>"#,
+            b"<row r=\"4\"><c r=\"A4\" t=\"str\"><v>a\r\nb</v></c></row>",
+            br#"<row r="4"><c r="A4" a="&amp;"><v>1</v></c></row>"#,
+            br#"<row r="4"><x:c r="A4"><v>1</v></x:c></row>"#,
+        ] {
+            assert!(!fast_row(odd, &context, &mut at, &mut out, &mut text).unwrap());
+            assert_eq!(at, (3, 0));
+        }
+    }
+
+    /// A named change to a part's XML.
+    type Edit = fn(String) -> String;
+
+    #[test]
+    fn rows_cut_across_reads_of_the_decompressor_read_as_calamine_reads_them() {
+        // Several times CHUNK of sheet XML, so that rows straddle the reads.
+        for constant_memory in [false, true] {
+            let bytes = xlsx(|wb| {
+                let ws = if constant_memory {
+                    wb.add_worksheet_with_constant_memory().unwrap()
+                } else {
+                    wb.add_worksheet()
+                };
+                for r in 0..6000u32 {
+                    ws.write(r, 0, format!("{r:08}")).unwrap();
+                    ws.write(r, 1, format!("R&D <{r}> \"q\" 'a' _x000D_")).unwrap();
+                    ws.write(r, 2, f64::from(r) * 0.5).unwrap();
+                    ws.write(r, 3, r % 3 == 0).unwrap();
+                    if r % 7 == 0 {
+                        ws.write(r, 5, "  spaced  ").unwrap();
+                    }
+                }
+            });
+            let (streamed, calamine) = both(&bytes);
+            assert_eq!(streamed, calamine, "constant memory: {constant_memory}");
+            assert_eq!(streamed.sheets[0].rows.len(), 5999, "a header and 5999 rows");
+        }
+    }
+
+    #[test]
+    fn markup_the_hand_scanner_leaves_to_quick_xml_reads_as_calamine_reads_it() {
+        let base = xlsx(|wb| {
+            every_kind(wb, true);
+            wb.add_worksheet().set_name("Empty").unwrap();
+        });
+        let edits: [(&str, Edit); 5] = [
+            ("a comment hiding a row end", |t| {
+                t.replacen("<c r=\"B3\"", "<!-- </row> --><c r=\"B3\"", 1)
+            }),
+            ("whitespace between elements", |t| {
+                t.replace("><c ", ">\n  <c ").replace("</row>", "\n</row>\n")
+            }),
+            ("a namespace prefix", |t| {
+                t.replace(
+                    "<sheetData>",
+                    "<x:sheetData xmlns:x=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\">",
+                )
+                .replace("</sheetData>", "</x:sheetData>")
+            }),
+            ("a line end and a character reference", |t| {
+                t.replacen("line\nbreak", "line\r\nbreak", 1).replacen("padded", "pad&#100;ed", 1)
+            }),
+            ("a comment between rows", |t| t.replacen("<row r=\"5\"", "<!-- x --><row r=\"5\"", 1)),
+        ];
+        for (what, edit) in edits {
+            let bytes = patch_zip(&base, |name, text| {
+                if !name.ends_with("sheet1.xml") {
+                    return text;
+                }
+                let edited = edit(text.clone());
+                assert_ne!(edited, text, "{what}: the edit applies");
+                edited
+            });
+            let (streamed, calamine) = both(&bytes);
+            assert_eq!(streamed, calamine, "{what}");
+            assert!(streamed.sheets[0].rows.len() >= 7, "{what}");
+        }
+    }
+
+    #[test]
+    fn shared_strings_the_hand_scanner_leaves_to_quick_xml_read_as_calamine_reads_them() {
+        let base = xlsx(|wb| every_kind(wb, false));
+        let edits: [(&str, Edit); 4] = [
+            ("whitespace between strings", |t| t.replace("<si>", "\n  <si>")),
+            ("a comment", |t| t.replacen("<si>", "<!-- </si> --><si>", 1)),
+            ("a line end in a string", |t| t.replacen("line\nbreak", "line\r\nbreak", 1)),
+            ("a phonetic run", |t| {
+                t.replacen("<t>00123</t>", "<t>00123</t><rPh sb=\"0\" eb=\"1\"><t>x</t></rPh>", 1)
+            }),
+        ];
+        for (what, edit) in edits {
+            let bytes = patch_zip(&base, |name, text| {
+                if name != "xl/sharedStrings.xml" {
+                    return text;
+                }
+                let edited = edit(text.clone());
+                assert_ne!(edited, text, "{what}: the edit applies");
+                edited
+            });
+            let (streamed, calamine) = both(&bytes);
+            assert_eq!(streamed, calamine, "{what}");
+        }
+        let strings = fast_shared_strings(
+            br#"<?xml version="1.0"?><sst count="3"><si><t>a &amp; b</t></si><si><t xml:space="preserve"> c </t></si><si><r><t>ri</t></r><r><t>ch</t></r></si></sst>"#,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(strings, ["a & b", " c ", "rich"]);
     }
 
     /// One generated cell: what to write.

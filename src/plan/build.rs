@@ -475,15 +475,17 @@ impl TypeChanges {
         mode: Mode,
         findings: &mut Vec<Finding>,
     ) -> TypeChanges {
-        let zeros = LeadingZeros::index(table.keys());
+        // Built on first need: only a key that is not stored is compared with the stored ones.
+        let zeros = std::cell::OnceCell::new();
+        let zeros = || zeros.get_or_init(|| LeadingZeros::index(table.keys()));
         // In row order; sorted by key below (a stable sort keeps duplicates in row order).
         // A sorted vector rather than a map: the rows of a template already come in key
         // order, which the sort detects in one pass.
         let mut intents: Vec<(String, Intent)> = Vec::with_capacity(sheet.rows.len());
         let mut ignored_commands = 0u32;
-        // Every key some row holds, even a row with errors: in complete mode such a key is not
-        // absent, so its stored row must not be planned for deletion.
-        let mut mentioned: HashSet<String> = HashSet::with_capacity(sheet.rows.len());
+        // The keys rows hold that do not reach `intents` because of an error: in complete mode
+        // such a key is not absent, so its stored row must not be planned for deletion.
+        let mut mentioned: HashSet<String> = HashSet::new();
         for raw in &sheet.rows {
             let cell_at = |i: usize| raw.cells.get(i).unwrap_or(&Cell::Empty);
             let mut finding = |severity,
@@ -574,8 +576,8 @@ impl TypeChanges {
                     continue;
                 }
             };
-            mentioned.insert(key.clone());
             if let Some(why) = unsafe_key(&key) {
+                mentioned.insert(key.clone());
                 finding(
                     Severity::Error,
                     "unsafe_key",
@@ -588,10 +590,11 @@ impl TypeChanges {
             }
             if !table.contains_key(&key)
                 && action != Action::Add
-                && let Some(stored) = zeros.twin(&key)
+                && let Some(stored) = zeros().twin(&key)
             {
                 // The row means the stored key: in complete mode it is not absent.
                 mentioned.insert(stored.to_string());
+                mentioned.insert(key.clone());
                 finding(
                     Severity::Error,
                     "lost_leading_zeros",
@@ -607,8 +610,9 @@ impl TypeChanges {
                 continue;
             }
             if action == Action::Add
-                && let Some(stored) = zeros.twin(&key)
+                && let Some(stored) = zeros().twin(&key)
             {
+                mentioned.insert(key.clone());
                 finding(
                     Severity::Error,
                     "lost_leading_zeros",
@@ -696,8 +700,13 @@ impl TypeChanges {
         let mut unchanged = 0;
         let source = |row: u32| Some(SourceRow { sheet: sheet.name.clone(), row });
         intents.sort_by(|a, b| a.0.cmp(&b.0));
+        // The stored rows are walked beside the intents, both in key order: a merge rather than
+        // a lookup per key (most of the time of a plan of 100k rows went to comparing keys).
+        let mut stored_rows = table.iter().peekable();
         for rows in intents.chunk_by(|a, b| a.0 == b.0) {
             let key = &rows[0].0;
+            while stored_rows.next_if(|(k, _)| *k < key).is_some() {}
+            let stored = stored_rows.peek().filter(|(k, _)| *k == key).map(|(_, row)| *row);
             if rows.len() > 1 {
                 let numbers: Vec<String> = rows.iter().map(|(_, i)| i.row.to_string()).collect();
                 for (_, intent) in &rows[1..] {
@@ -722,7 +731,6 @@ impl TypeChanges {
                 continue;
             }
             let intent = &rows[0].1;
-            let stored = table.get(key);
             let not_found =
                 |findings: &mut Vec<Finding>, code, severity, message: String, fix: &str| {
                     findings.push(Finding {
@@ -788,8 +796,10 @@ impl TypeChanges {
         if mode == Mode::Complete {
             // Complete mode: a stored row absent from the sheet is deleted. A key present on any
             // row, even a row with errors, is not absent.
+            let mut given = intents.iter().map(|(k, _)| k).peekable();
             for (key, old) in table {
-                if !mentioned.contains(key) {
+                while given.next_if(|k| *k < key).is_some() {}
+                if given.peek() != Some(&key) && !mentioned.contains(key) {
                     changes.push(delete(et, old, None));
                 }
             }

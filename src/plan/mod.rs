@@ -379,6 +379,8 @@ pub fn read_with_snapshot(
 ) -> crate::Result<(crate::import::RawWorkbook, Snapshot)> {
     use std::sync::atomic::{AtomicBool, Ordering};
     let cancelled = AtomicBool::new(false);
+    // Whether the caller said stop, which the reader may learn only after it has finished.
+    let mut stopped = false;
     let (report, reports) = std::sync::mpsc::channel::<(u64, u64)>();
     std::thread::scope(|scope| {
         let reader = scope.spawn(|| {
@@ -397,6 +399,7 @@ pub fn read_with_snapshot(
             if let Some((done, total)) = latest
                 && !reading(done, total)
             {
+                stopped = true;
                 cancelled.store(true, Ordering::Relaxed);
                 return false;
             }
@@ -416,6 +419,7 @@ pub fn read_with_snapshot(
             Err(panic) => std::panic::resume_unwind(panic),
         };
         match (workbook, snapshot) {
+            (Ok(_), Ok(_)) if stopped => Err(crate::import::cancelled(name)),
             (Ok(workbook), Ok(snapshot)) => Ok((workbook, snapshot)),
             // A repository that cannot be read stopped the reader: say why.
             (_, Err(e)) if e.code != crate::ErrorCode::Cancelled => Err(e),

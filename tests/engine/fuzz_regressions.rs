@@ -41,7 +41,11 @@ fn assert_refused_cleanly(ws: &Workspace, file: &Path) {
         let text = format!("{}{}", out.stdout, out.stderr);
         assert_eq!(out.status, 1, "`idbulk {command}` refuses the file (exit 1):\n{text}");
         let name = file.file_name().unwrap().to_str().unwrap();
-        assert!(text.contains(&format!("idbulk: {name} could not be read")), "{text}");
+        // Which words depends on the reader that refused it: calamine panics on some of these
+        // inputs in debug builds and wraps a number in release builds, meeting a limit.
+        let read = format!("idbulk: {name} could not be read");
+        let refused = format!("idbulk: {name} is refused");
+        assert!(text.contains(&read) || text.contains(&refused), "{text}");
     }
     assert_eq!(ws.dump(), before, "the repository is unchanged");
 }
