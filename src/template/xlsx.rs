@@ -27,7 +27,7 @@ use rust_xlsxwriter::{
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::schema::{Attribute, AttributeKind, EntityType, Schema};
-use crate::store::Store;
+use crate::store::{Row, Store};
 
 use super::cell::{Cell, MAX_CELL_CHARS};
 use super::readme::{self, Line};
@@ -79,6 +79,16 @@ const LAST_ROW: u32 = 1_048_575;
 /// # Ok::<(), idbulk::Error>(())
 /// ```
 pub fn write_xlsx(
+    store: &Store,
+    kind: TemplateKind,
+    path: &Path,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    store.scan_once(|| write_workbook(store, kind, path, now))
+}
+
+/// [`write_xlsx`]'s work, under a small page cache.
+fn write_workbook(
     store: &Store,
     kind: TemplateKind,
     path: &Path,
@@ -269,7 +279,33 @@ pub(crate) fn validation_last_row(data_rows: u32) -> u32 {
 /// type some reference points at, in schema order.
 pub(crate) struct KeyLists {
     /// `(entity type, its keys once collected)`.
-    columns: Vec<(String, Option<Vec<String>>)>,
+    columns: Vec<(String, Option<PackedKeys>)>,
+}
+
+/// Keys packed end to end in one buffer: a million keys held as `String`s cost about 40 MB,
+/// packed about 16 MB (issue 6 bounds the export's memory at 64 MB for a million rows).
+#[derive(Debug, Default)]
+pub(crate) struct PackedKeys {
+    text: String,
+    /// Where each key ends in `text`.
+    ends: Vec<usize>,
+}
+
+impl PackedKeys {
+    pub(crate) fn push(&mut self, key: &str) {
+        self.text.push_str(key);
+        self.ends.push(self.text.len());
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub(crate) fn get(&self, i: usize) -> Option<&str> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        Some(&self.text[start..end])
+    }
 }
 
 impl KeyLists {
@@ -295,9 +331,9 @@ impl KeyLists {
     }
 
     /// Where the keys of `entity_type` will be collected, if some reference needs them.
-    fn sink(&mut self, entity_type: &str) -> Option<&mut Vec<String>> {
+    fn sink(&mut self, entity_type: &str) -> Option<&mut PackedKeys> {
         let column = self.column_of(entity_type)?;
-        Some(self.columns[column].1.insert(Vec::new()))
+        Some(self.columns[column].1.insert(PackedKeys::default()))
     }
 
     /// Reads the keys the data sheets did not provide (all of them for an empty template).
@@ -307,9 +343,9 @@ impl KeyLists {
                 continue;
             }
             let Some(t) = schema.entity_type(name) else { continue };
-            let keys = keys.insert(Vec::new());
+            let keys = keys.insert(PackedKeys::default());
             store.for_each_row(t, |row| {
-                keys.push(row.key);
+                keys.push(&row.key);
                 Ok(())
             })?;
         }
@@ -320,7 +356,7 @@ impl KeyLists {
     /// `_lists!$C$2:$C$301`. `None` when nothing refers to it or it has no keys.
     pub(crate) fn range(&self, entity_type: &str) -> Option<String> {
         let column = self.column_of(entity_type)?;
-        let count = self.columns[column].1.as_ref().map_or(0, Vec::len);
+        let count = self.columns[column].1.as_ref().map_or(0, PackedKeys::len);
         list_range(column as u16, count)
     }
 
@@ -328,7 +364,11 @@ impl KeyLists {
     pub(crate) fn with_counts(columns: &[(&str, usize)]) -> KeyLists {
         let columns = columns
             .iter()
-            .map(|(t, n)| (t.to_string(), Some((0..*n).map(|i| i.to_string()).collect())))
+            .map(|(t, n)| {
+                let mut keys = PackedKeys::default();
+                (0..*n).for_each(|i| keys.push(&i.to_string()));
+                (t.to_string(), Some(keys))
+            })
             .collect();
         KeyLists { columns }
     }
@@ -368,52 +408,85 @@ fn write_entity_sheet(
     }
     sheet.set_freeze_panes(1, 2).map_err(xlsx_error)?;
 
-    let mut widths: Vec<usize> = vec![0; columns.len()];
-    let mut rows: u32 = 0;
-    if kind == TemplateKind::Full {
-        let mut keys = lists.sink(&entity_type.name);
-        store.for_each_row(entity_type, |row| {
-            rows += 1;
-            let key_cell = Cell::text(&row.key);
-            write_cell(
-                sheet,
-                rows,
-                1,
-                &key_cell,
-                styles,
-                (entity_type, &row.key, &entity_type.key),
-            )?;
-            if rows <= WIDTH_SAMPLE_ROWS {
-                widths[1] = widths[1].max(key_cell.display_width());
-            }
-            for (i, (attribute, value)) in
-                entity_type.attributes.iter().zip(&row.values).enumerate()
-            {
-                let cell = Cell::for_value(&attribute.kind, value);
-                write_cell(
-                    sheet,
-                    rows,
-                    i as u16 + 2,
-                    &cell,
-                    styles,
-                    (entity_type, &row.key, &attribute.name),
-                )?;
-                if rows <= WIDTH_SAMPLE_ROWS {
-                    widths[i + 2] = widths[i + 2].max(cell.display_width());
-                }
-            }
-            if let Some(keys) = keys.as_mut() {
-                keys.push(row.key);
-            }
-            Ok(())
-        })?;
-    }
+    let (rows, widths) = if kind == TemplateKind::Full {
+        write_stored_rows(sheet, store, entity_type, lists.sink(&entity_type.name), styles)?
+    } else {
+        (0, vec![0; columns.len()])
+    };
     for (c, column) in columns.iter().enumerate() {
         let width = column_width(column.header(), widths[c]);
         sheet.set_column_width(c as u16, width).map_err(xlsx_error)?;
     }
     sheet.autofilter(0, 0, rows, last_col).map_err(xlsx_error)?;
     Ok(rows)
+}
+
+/// Rows handed from the store's scan to the sheet's writer at a time.
+const ROW_BATCH: usize = 1024;
+
+/// Writes every stored row of `entity_type` below the header, on two threads: this one reads
+/// and decodes the rows (SQLite's connection stays on its thread) while a second one writes
+/// the cells, so the scan costs no time of its own (issue 6: it was most of what the export
+/// spent beyond rust_xlsxwriter's writing). Collects the keys into `keys` for the lists sheet;
+/// returns the rows written and the widest value of each column among the first rows.
+fn write_stored_rows(
+    sheet: &mut Worksheet,
+    store: &Store,
+    entity_type: &EntityType,
+    mut keys: Option<&mut PackedKeys>,
+    styles: &Styles,
+) -> Result<(u32, Vec<usize>)> {
+    let (batches, received) = std::sync::mpsc::sync_channel::<Vec<Row>>(4);
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(move || -> Result<(u32, Vec<usize>)> {
+            let mut widths = vec![0; entity_type.attributes.len() + 2];
+            let mut rows: u32 = 0;
+            for row in received.into_iter().flatten() {
+                rows += 1;
+                let sample = rows <= WIDTH_SAMPLE_ROWS;
+                let key_cell = Cell::text(&row.key);
+                let at = (entity_type, row.key.as_str(), entity_type.key.as_str());
+                write_cell(sheet, rows, 1, &key_cell, styles, at)?;
+                if sample {
+                    widths[1] = widths[1].max(key_cell.display_width());
+                }
+                for (i, (attribute, value)) in
+                    entity_type.attributes.iter().zip(&row.values).enumerate()
+                {
+                    let cell = Cell::for_value(&attribute.kind, value);
+                    let at = (entity_type, row.key.as_str(), attribute.name.as_str());
+                    write_cell(sheet, rows, i as u16 + 2, &cell, styles, at)?;
+                    if sample {
+                        widths[i + 2] = widths[i + 2].max(cell.display_width());
+                    }
+                }
+                if let Some(keys) = keys.as_mut() {
+                    keys.push(&row.key);
+                }
+            }
+            Ok((rows, widths))
+        });
+        let mut batch = Vec::with_capacity(ROW_BATCH);
+        let scanned = store.for_each_row(entity_type, |row| {
+            batch.push(row);
+            if batch.len() == ROW_BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(ROW_BATCH));
+                // A closed channel means the writer stopped on an error, which it returns.
+                if batches.send(full).is_err() {
+                    return Err(Error::internal("the sheet writer stopped"));
+                }
+            }
+            Ok(())
+        });
+        if scanned.is_ok() && !batch.is_empty() {
+            let _ = batches.send(batch);
+        }
+        drop(batches);
+        let written = writer.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        // The writer's error first: a scan stopped by a closed channel only echoes it.
+        let written = written?;
+        scanned.map(|()| written)
+    })
 }
 
 /// A header note sized to its text.
@@ -542,13 +615,14 @@ fn write_lists(sheet: &mut Worksheet, lists: &KeyLists, styles: &Styles) -> Resu
         sheet.set_column_format(c as u16, &styles.text).map_err(xlsx_error)?;
         sheet.write_string_with_format(0, c as u16, name, &styles.header).map_err(xlsx_error)?;
     }
-    let longest = lists.columns.iter().map(|(_, keys)| keys.as_ref().map_or(0, Vec::len)).max();
+    let longest =
+        lists.columns.iter().map(|(_, keys)| keys.as_ref().map_or(0, PackedKeys::len)).max();
     for r in 0..longest.unwrap_or(0) {
         for (c, (name, keys)) in lists.columns.iter().enumerate() {
             if let Some(key) = keys.as_ref().and_then(|k| k.get(r)) {
                 let cell = Cell::text(key);
                 let row = r as u32 + 1;
-                let at = (name.as_str(), key.as_str());
+                let at = (name.as_str(), key);
                 write_list_cell(sheet, row, c as u16, &cell, styles, at)?;
             }
         }
@@ -676,6 +750,17 @@ mod tests {
             .skip(1)
             .map(|v| v.split("</dataValidation>").next().unwrap())
             .collect()
+    }
+
+    #[test]
+    fn packed_keys_give_back_what_was_pushed() {
+        let mut keys = PackedKeys::default();
+        for k in ["00001", "", "Zoé", "R&D"] {
+            keys.push(k);
+        }
+        assert_eq!(keys.len(), 4);
+        let back: Vec<&str> = (0..5).map_while(|i| keys.get(i)).collect();
+        assert_eq!(back, ["00001", "", "Zoé", "R&D"]);
     }
 
     #[test]
