@@ -1563,6 +1563,18 @@ mod tests {
     /// A named change to a part's XML.
     type Edit = fn(String) -> String;
 
+    /// `base` with `edit` applied to the part `part` (which it must change).
+    fn edited(base: &[u8], part: &str, what: &str, edit: Edit) -> Vec<u8> {
+        patch_zip(base, |name, text| {
+            if name != part {
+                return text;
+            }
+            let edited = edit(text.clone());
+            assert_ne!(edited, text, "{what}: the edit applies");
+            edited
+        })
+    }
+
     #[test]
     fn rows_cut_across_reads_of_the_decompressor_read_as_calamine_reads_them() {
         // Several times CHUNK of sheet XML, so that rows straddle the reads.
@@ -1615,14 +1627,7 @@ mod tests {
             ("a comment between rows", |t| t.replacen("<row r=\"5\"", "<!-- x --><row r=\"5\"", 1)),
         ];
         for (what, edit) in edits {
-            let bytes = patch_zip(&base, |name, text| {
-                if !name.ends_with("sheet1.xml") {
-                    return text;
-                }
-                let edited = edit(text.clone());
-                assert_ne!(edited, text, "{what}: the edit applies");
-                edited
-            });
+            let bytes = edited(&base, "xl/worksheets/sheet1.xml", what, edit);
             let (streamed, calamine) = both(&bytes);
             assert_eq!(streamed, calamine, "{what}");
             assert!(streamed.sheets[0].rows.len() >= 7, "{what}");
@@ -1641,14 +1646,7 @@ mod tests {
             }),
         ];
         for (what, edit) in edits {
-            let bytes = patch_zip(&base, |name, text| {
-                if name != "xl/sharedStrings.xml" {
-                    return text;
-                }
-                let edited = edit(text.clone());
-                assert_ne!(edited, text, "{what}: the edit applies");
-                edited
-            });
+            let bytes = edited(&base, "xl/sharedStrings.xml", what, edit);
             let (streamed, calamine) = both(&bytes);
             assert_eq!(streamed, calamine, "{what}");
         }
