@@ -209,6 +209,25 @@ fn complete_mode_creates_updates_and_deletes_the_absent() {
 }
 
 #[test]
+fn complete_mode_deletes_no_row_that_a_row_with_an_error_names() {
+    // 00002 written as 2 (Excel dropped its zeros) and 00003 with a bad date: both rows are
+    // errors, neither stored row is absent.
+    let wb = user_sheet(&[
+        &[("Identifier", "00001"), ("LastName", "Top"), ("UserType", "EMP")],
+        &[("Identifier", "2"), ("LastName", "Two"), ("UserType", "EMP")],
+        &[
+            ("Identifier", "00003"),
+            ("LastName", "Three"),
+            ("UserType", "EMP"),
+            ("ContractStartDate", "not a date"),
+        ],
+    ]);
+    let p = plan(&wb, Mode::Complete);
+    assert_eq!(codes(&p), ["lost_leading_zeros", "bad_value"]);
+    assert!(p.changes.iter().all(|c| c.op != Op::Delete), "{:?}", ops(&p));
+}
+
+#[test]
 fn complete_mode_null_null_means_empty_with_a_warning() {
     let wb = user_sheet(&[
         &[("Identifier", "00001"), ("LastName", "Top"), ("UserType", "EMP")],
