@@ -254,8 +254,10 @@ impl Store {
         };
         cache(SCAN_CACHE_KIB)?;
         let out = f();
-        cache(CACHE_KIB)?;
-        out
+        let restored = cache(CACHE_KIB);
+        // The work's own error first: it says more than a setting that could not be restored.
+        let value = out?;
+        restored.map(|()| value)
     }
 
     /// The revision counter, bumped by every write.
