@@ -292,15 +292,18 @@ pub(crate) struct PackedKeys {
 }
 
 impl PackedKeys {
+    /// Adds a key after the others.
     pub(crate) fn push(&mut self, key: &str) {
         self.text.push_str(key);
         self.ends.push(self.text.len());
     }
 
+    /// How many keys there are.
     pub(crate) fn len(&self) -> usize {
         self.ends.len()
     }
 
+    /// The `i`-th key pushed, if there are that many.
     pub(crate) fn get(&self, i: usize) -> Option<&str> {
         let end = *self.ends.get(i)?;
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
