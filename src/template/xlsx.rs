@@ -756,6 +756,23 @@ mod tests {
     }
 
     #[test]
+    fn a_cell_the_writer_refuses_early_stops_the_scan_with_the_writers_words() {
+        // Many batches behind the refused row: the scan meets a closed channel, and the
+        // caller still gets the writer's error, not the scan's.
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = store_with(dir.path(), ROW_BATCH * 8);
+        let site = store.schema().entity_type("Site").unwrap().clone();
+        let mut huge = Row::empty("A-HUGE", &site);
+        huge.values[0] = "x".repeat(MAX_CELL_CHARS + 1);
+        store.write(|w| w.insert(&site, &huge)).unwrap();
+        let path = dir.path().join("t.xlsx");
+        let e = write_xlsx(&store, TemplateKind::Full, &path, now()).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Usage, "{}", e.message);
+        assert!(e.message.starts_with("Site A-HUGE: "), "{}", e.message);
+        assert!(!path.exists());
+    }
+
+    #[test]
     fn packed_keys_give_back_what_was_pushed() {
         let mut keys = PackedKeys::default();
         for k in ["00001", "", "Zoé", "R&D"] {
