@@ -2,10 +2,14 @@
 //!
 //! Reading is 75-85 % of a sync of an Excel file (issue 6), and calamine reads each sheet
 //! twice here: once for the cells and once more, whole, for its merged regions. This reader
-//! makes one pass over each sheet's XML with `quick-xml`, turning `<c>` elements into
-//! [`Cell`]s as calamine would (same shared strings, number formats, dates, 1904 system,
-//! booleans, errors, inline strings, formulas without a cached value) and collecting
-//! `<mergeCell>`s on the way.
+//! makes one pass over each sheet's XML, turning `<c>` elements into [`Cell`]s as calamine
+//! would (same shared strings, number formats, dates, 1904 system, booleans, errors, inline
+//! strings, formulas without a cached value) and collecting `<mergeCell>`s on the way.
+//!
+//! Two readers share the work. A hand-written scanner ([`fast_row`], and [`fast_shared_strings`]
+//! for the shared strings) reads the common shapes, several times faster than an event per tag;
+//! whatever it does not know, a row or a string at a time, it leaves to the `quick-xml` code
+//! ([`xml_cells`], [`read_string`]), which reads the same bytes as it always did.
 //!
 //! It reads what Excel, LibreOffice and rust_xlsxwriter write. Anything else (parts under
 //! another folder or in another letter case, an unknown cell type or element, a malformed
