@@ -143,7 +143,7 @@ pub(crate) fn read(name: &str, bytes: &[u8], progress: &mut Progress<'_>) -> Res
         let counted = Counted { inner: entry, read: 0 };
         let mut stream = SheetStream::new(name, &sheet.meta.name, counted, &context);
         let merged = stream.read(&mut budget, &mut builder, progress, done)?;
-        done += stream.xml.get_ref().get_ref().read;
+        done += stream.bytes_read();
         if role == Role::Metadata {
             out.metadata = builder.into_pairs();
             continue;
@@ -1272,14 +1272,11 @@ fn decode_text(raw: &[u8], out: &mut String) -> bool {
         let Some(end) = after.find(';') else {
             return false;
         };
-        out.push(match &after[..end] {
-            "amp" => '&',
-            "lt" => '<',
-            "gt" => '>',
-            "quot" => '"',
-            "apos" => '\'',
-            _ => return false,
-        });
+        // The predefined entities, as quick-xml resolves them on its path.
+        let Some(entity) = quick_xml::escape::resolve_xml_entity(&after[..end]) else {
+            return false;
+        };
+        out.push_str(entity);
         rest = &after[end + 1..];
     }
     out.push_str(rest);
