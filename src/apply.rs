@@ -303,7 +303,7 @@ pub fn undo(
     let snapshot = Snapshot::load(store)?;
     let schema = store.schema().clone();
     for c in &inverse {
-        let stored = snapshot.table(&c.entity_type).get(&c.key);
+        let stored = snapshot.table(&c.entity_type).get(c.key.as_str());
         if stored != c.before.as_ref() {
             return Err(Error::new(
                 ErrorCode::Busy,

@@ -461,14 +461,17 @@ fn parse_name(stem: &str, name: &str) -> Option<(DateTime<Utc>, u32)> {
 mod tests {
     use super::*;
     use crate::Schema;
-    use crate::store::Row;
+    use crate::store::{Row, Text};
 
     fn at(seconds: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_795_000_000 + seconds, 123_000_000).unwrap()
     }
 
     fn site(key: &str) -> Row {
-        Row { key: key.into(), values: vec![format!("Site {key}"), String::new(), "France".into()] }
+        Row {
+            key: key.into(),
+            values: vec![format!("Site {key}").into(), Text::default(), "France".into()],
+        }
     }
 
     fn add_site(store: &mut Store, key: &str) {
@@ -478,7 +481,7 @@ mod tests {
 
     fn sites(store: &Store) -> Vec<String> {
         let t = store.schema().entity_type("Site").unwrap().clone();
-        store.rows(&t).unwrap().into_iter().map(|r| r.key).collect()
+        store.rows(&t).unwrap().into_iter().map(|r| r.key.to_string()).collect()
     }
 
     fn repository() -> (tempfile::TempDir, PathBuf, Store) {

@@ -75,7 +75,7 @@ fn row(t: &EntityType, pairs: &[(&'static str, String)]) -> Row {
     let mut r = Row::empty(pairs[0].1.clone(), t);
     for (name, value) in &pairs[1..] {
         if let Some(i) = t.attribute_index(name) {
-            r.values[i] = value.clone();
+            r.values[i] = value.into();
         }
     }
     r
@@ -417,13 +417,23 @@ mod tests {
         let keys: BTreeMap<String, BTreeSet<String>> = schema
             .entity_types
             .iter()
-            .map(|t| (t.name.clone(), store.rows(t).unwrap().into_iter().map(|r| r.key).collect()))
+            .map(|t| {
+                (
+                    t.name.clone(),
+                    store.rows(t).unwrap().into_iter().map(|r| r.key.to_string()).collect(),
+                )
+            })
             .collect();
         for t in &schema.entity_types {
             for row in store.rows(t).unwrap() {
                 for (a, v) in t.attributes.iter().zip(&row.values) {
                     if let (Some(target), false) = (a.kind.reference_target(), v.is_empty()) {
-                        assert!(keys[target].contains(v), "{}.{} = {v} dangles", t.name, a.name);
+                        assert!(
+                            keys[target].contains(v.as_str()),
+                            "{}.{} = {v} dangles",
+                            t.name,
+                            a.name
+                        );
                     }
                     assert!(
                         !(a.required && v.is_empty()),

@@ -111,11 +111,11 @@ fn shown(schema: &Schema, rows: &Snapshot, t: &EntityType, row: &Row) -> ListRow
             (AttributeKind::Reference { target }, false) => schema
                 .entity_type(target)
                 .and_then(|tt| rows.table(target).get(value).map(|r| r.display_name(tt)))
-                .unwrap_or_else(|| value.clone()),
-            _ => value.clone(),
+                .unwrap_or_else(|| value.to_string()),
+            _ => value.to_string(),
         })
         .collect();
-    ListRow { key: row.key.clone(), name: row.display_name(t), cells }
+    ListRow { key: row.key.to_string(), name: row.display_name(t), cells }
 }
 
 fn mentions(row: &ListRow, needle: &str) -> bool {
@@ -235,7 +235,7 @@ mod tests {
         assert!(page.rows.windows(2).all(|w| w[0].key < w[1].key), "key order");
         let org = page.columns.iter().position(|c| c == "Organization").unwrap();
         let first = &page.rows[0];
-        let stored = &rows.table("User")[&first.key];
+        let stored = &rows.table("User")[first.key.as_str()];
         let org_key = &stored.values[org];
         let org_name = rows.table("Organization")[org_key].values[0].clone();
         assert_eq!(first.cells[org], org_name, "the organisation's name, not its key");

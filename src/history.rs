@@ -290,8 +290,9 @@ pub fn changes(store: &Store, run_id: i64) -> Result<Vec<RecordedChange>> {
                 format!("Run {run_id} changed {entity_type}, which the schema no longer has."),
             )
         })?;
-        let image =
-            |json: Option<String>| json.map(|j| decode_row(et, key.clone(), &j)).transpose();
+        let image = |json: Option<String>| {
+            json.map(|j| decode_row(et, key.as_str().into(), &j)).transpose()
+        };
         out.push(RecordedChange {
             op: parse_op(&op),
             before: image(before)?,

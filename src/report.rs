@@ -55,7 +55,7 @@ use crate::error::{Error, Result};
 use crate::history::{self, RecordedChange, Run, RunKind};
 use crate::plan::Snapshot;
 use crate::schema::Schema;
-use crate::store::{Row, Store, sql_error};
+use crate::store::{Row, Store, Text, sql_error};
 use crate::value::{csv_export, looks_like_formula};
 use crate::verify::{Parts, cell};
 
@@ -382,10 +382,10 @@ pub fn before_run(after: &Snapshot, changes: &[RecordedChange]) -> Snapshot {
         let table = before.tables.entry(change.entity_type.clone()).or_default();
         match &change.before {
             Some(row) => {
-                table.insert(change.key.clone(), row.clone());
+                table.insert(change.key.as_str().into(), row.clone());
             }
             None => {
-                table.remove(&change.key);
+                table.remove(change.key.as_str());
             }
         }
     }
@@ -433,9 +433,8 @@ pub fn build(
     let mut keys: BTreeSet<&str> = rows_before
         .keys()
         .chain(rows_after.keys())
-        .chain(direct_before.keys())
-        .chain(direct_after.keys())
-        .map(String::as_str)
+        .map(Text::as_str)
+        .chain(direct_before.keys().chain(direct_after.keys()).map(String::as_str))
         .collect();
     keys.remove("");
     let row_of = |key: &str| rows_after.get(key).or_else(|| rows_before.get(key));
@@ -547,7 +546,7 @@ fn tree_order<'a>(
 /// Per organisation of `orgs`, the people of its whole subtree through attribute `pi`; keys
 /// that are not organisations keep their direct count.
 fn rolled_up(
-    orgs: &BTreeMap<String, Row>,
+    orgs: &BTreeMap<Text, Row>,
     pi: usize,
     direct: &BTreeMap<String, u64>,
 ) -> BTreeMap<String, u64> {
@@ -571,7 +570,7 @@ fn rolled_up(
                 }
             }
         }
-        rolled.insert(key.clone(), sum);
+        rolled.insert(key.to_string(), sum);
     }
     rolled
 }
@@ -813,7 +812,7 @@ mod tests {
         let et = schema.entity_type(t).unwrap();
         let mut row = Row::empty(key, et);
         for (name, value) in values {
-            row.values[et.attribute_index(name).unwrap()] = value.to_string();
+            row.values[et.attribute_index(name).unwrap()] = (*value).into();
         }
         rows.tables.entry(t.into()).or_default().insert(key.into(), row);
     }

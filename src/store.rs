@@ -32,15 +32,21 @@ use crate::schema::{EntityType, Schema};
 #[ts(export)]
 pub struct Row {
     /// The row's key (unique within its entity type, immutable).
-    pub key: String,
+    #[ts(as = "String")]
+    pub key: Text,
     /// Canonical text values, one per attribute of the entity type, `""` when empty.
-    pub values: Vec<String>,
+    #[ts(as = "Vec<String>")]
+    pub values: Vec<Text>,
 }
+
+/// A value as the engine holds it: a string kept inline when short (see `compact_str` in
+/// Cargo.toml), so the millions of small values of a large repository cost no allocation.
+pub type Text = compact_str::CompactString;
 
 impl Row {
     /// A row with every attribute empty.
-    pub fn empty(key: impl Into<String>, entity_type: &EntityType) -> Row {
-        Row { key: key.into(), values: vec![String::new(); entity_type.attributes.len()] }
+    pub fn empty(key: impl Into<Text>, entity_type: &EntityType) -> Row {
+        Row { key: key.into(), values: vec![Text::default(); entity_type.attributes.len()] }
     }
 
     /// The value of a named attribute (`""` when empty or unknown).
@@ -59,7 +65,7 @@ impl Row {
                 })
                 .filter(|v| !v.is_empty())
                 .collect();
-        if parts.is_empty() { self.key.clone() } else { parts.join(" ") }
+        if parts.is_empty() { self.key.to_string() } else { parts.join(" ") }
     }
 }
 
@@ -240,8 +246,9 @@ impl Store {
     }
 
     /// Runs `f` with a small page cache, for work that reads each page once (a template
-    /// export): keeping 32 MiB of pages it will not read again would be half of the export's
-    /// memory (issue 6 bounds it at 64 MB). The usual cache is back afterwards.
+    /// export, the stored rows a plan compares with): keeping 32 MiB of pages it will not read
+    /// again would be half of the export's memory (issue 6 bounds it at 64 MB). The usual
+    /// cache is back afterwards.
     ///
     /// # Errors
     ///
@@ -376,7 +383,13 @@ impl Store {
             .map_err(|e| sql_error(&self.path, e))?;
         let mut rows = stmt.query([&entity_type.name]).map_err(|e| sql_error(&self.path, e))?;
         while let Some(r) = rows.next().map_err(|e| sql_error(&self.path, e))? {
-            let key: String = r.get(0).map_err(|e| sql_error(&self.path, e))?;
+            let key = r.get_ref(0).map_err(|e| sql_error(&self.path, e))?;
+            let key = Text::from(key.as_str().map_err(|_| {
+                Error::new(
+                    ErrorCode::Repository,
+                    format!("A stored {} key is damaged (it is not text).", entity_type.name),
+                )
+            })?);
             // Borrowed from SQLite's buffer: the JSON text is only parsed, never kept.
             let fields = r.get_ref(1).map_err(|e| sql_error(&self.path, e))?;
             let fields = fields.as_str().map_err(|_| {
@@ -423,7 +436,7 @@ impl Store {
             )
             .optional()
             .map_err(|e| sql_error(&self.path, e))?;
-        fields.map(|f| decode_row(entity_type, key.to_string(), &f)).transpose()
+        fields.map(|f| decode_row(entity_type, Text::from(key), &f)).transpose()
     }
 
     /// Runs `f` inside one `BEGIN IMMEDIATE` transaction, bumps the revision, and commits.
@@ -685,7 +698,7 @@ fn push_json_string(out: &mut String, text: &str) {
 }
 
 /// The inverse of [`encode_row`]; attributes the schema no longer declares are dropped.
-pub(crate) fn decode_row(entity_type: &EntityType, key: String, fields: &str) -> Result<Row> {
+pub(crate) fn decode_row(entity_type: &EntityType, key: Text, fields: &str) -> Result<Row> {
     use serde::de::DeserializeSeed;
     let mut de = serde_json::Deserializer::from_str(fields);
     let values = FieldsSeed(entity_type)
@@ -708,38 +721,106 @@ pub(crate) fn decode_row(entity_type: &EntityType, key: String, fields: &str) ->
 struct FieldsSeed<'t>(&'t EntityType);
 
 impl<'de> serde::de::DeserializeSeed<'de> for FieldsSeed<'_> {
-    type Value = Vec<String>;
+    type Value = Vec<Text>;
 
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Vec<String>, D::Error> {
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Vec<Text>, D::Error> {
         d.deserialize_map(self)
     }
 }
 
 impl<'de> serde::de::Visitor<'de> for FieldsSeed<'_> {
-    type Value = Vec<String>;
+    type Value = Vec<Text>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("an object of attribute values")
     }
 
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Vec<String>, A::Error> {
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Vec<Text>, A::Error> {
         let attributes = &self.0.attributes;
-        let mut values = vec![String::new(); attributes.len()];
+        let mut values = vec![Text::default(); attributes.len()];
         // Values are written in attribute order, so the next attribute is the likely match.
         let mut next = 0;
         while let Some(Key(name)) = map.next_key::<Key<'de>>()? {
             let found =
                 (next..attributes.len()).chain(0..next).find(|&i| attributes[i].name == *name);
-            let value: serde_json::Value = map.next_value()?;
+            let StoredValue(value) = map.next_value()?;
             let Some(i) = found else { continue };
             next = i + 1;
-            values[i] = match value {
-                serde_json::Value::String(s) => s,
-                serde_json::Value::Null => String::new(),
-                other => other.to_string(),
-            };
+            values[i] = value;
         }
         Ok(values)
+    }
+}
+
+/// One attribute's value in a `fields` object: a string as is, `null` as empty, anything else
+/// (written by hand or by another tool) as its JSON text. Read straight into a [`Text`], so a
+/// short value costs no allocation.
+struct StoredValue(Text);
+
+impl<'de> serde::Deserialize<'de> for StoredValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<StoredValue, D::Error> {
+        struct ValueVisitor;
+        impl<'de> serde::de::Visitor<'de> for ValueVisitor {
+            type Value = StoredValue;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an attribute value")
+            }
+
+            fn visit_str<E>(self, v: &str) -> Result<StoredValue, E> {
+                Ok(StoredValue(Text::from(v)))
+            }
+
+            fn visit_string<E>(self, v: String) -> Result<StoredValue, E> {
+                Ok(StoredValue(Text::from(v)))
+            }
+
+            fn visit_unit<E>(self) -> Result<StoredValue, E> {
+                Ok(StoredValue(Text::default()))
+            }
+
+            fn visit_bool<E>(self, v: bool) -> Result<StoredValue, E> {
+                Ok(StoredValue(Text::from(if v { "true" } else { "false" })))
+            }
+
+            fn visit_i64<E>(self, v: i64) -> Result<StoredValue, E> {
+                Ok(StoredValue(compact_str::format_compact!("{v}")))
+            }
+
+            fn visit_u64<E>(self, v: u64) -> Result<StoredValue, E> {
+                Ok(StoredValue(compact_str::format_compact!("{v}")))
+            }
+
+            fn visit_f64<E>(self, v: f64) -> Result<StoredValue, E> {
+                // As serde_json prints it (`1.0`, not `1`).
+                let text =
+                    serde_json::Number::from_f64(v).map_or_else(String::new, |n| n.to_string());
+                Ok(StoredValue(Text::from(text)))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<StoredValue, A::Error> {
+                use serde::Deserialize;
+                let value = serde_json::Value::deserialize(
+                    serde::de::value::SeqAccessDeserializer::new(seq),
+                )?;
+                Ok(StoredValue(Text::from(value.to_string())))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<StoredValue, A::Error> {
+                use serde::Deserialize;
+                let value = serde_json::Value::deserialize(
+                    serde::de::value::MapAccessDeserializer::new(map),
+                )?;
+                Ok(StoredValue(Text::from(value.to_string())))
+            }
+        }
+        d.deserialize_any(ValueVisitor)
     }
 }
 
@@ -950,7 +1031,7 @@ mod tests {
     }
 
     fn site(key: &str, name: &str) -> Row {
-        Row { key: key.into(), values: vec![name.into(), String::new(), "France".into()] }
+        Row { key: key.into(), values: vec![name.into(), Text::default(), "France".into()] }
     }
 
     #[test]
@@ -958,7 +1039,7 @@ mod tests {
         let schema = Schema::directory();
         let t = user_type(&schema);
         let tricky = "a \"quote\", a \\ backslash, \n\r\t\u{8}\u{c}\u{1} and é€😀";
-        let row = Row { key: "K".into(), values: vec![tricky.into(), String::new(), "x".into()] };
+        let row = Row { key: "K".into(), values: vec![tricky.into(), Text::default(), "x".into()] };
         let text = encode_row(t, &row);
         let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(parsed[&t.attributes[0].name], tricky, "valid JSON: {text}");
@@ -979,6 +1060,25 @@ mod tests {
         );
         let decoded = decode_row(t, "K".into(), &odd).unwrap();
         assert_eq!(decoded.values, ["v", "", "12"]);
+        // Other JSON kinds (a file edited by hand) read as their JSON text, as serde_json prints it.
+        let [a0, a1, a2] = [0, 1, 2].map(|i| &t.attributes[i].name);
+        for (value, text) in [
+            ("-3", "-3"),
+            ("1.0", "1.0"),
+            ("2.5e3", "2500.0"),
+            ("true", "true"),
+            ("false", "false"),
+            (r#"[1,"b",null]"#, r#"[1,"b",null]"#),
+            (r#"{"x":{"y":[]}}"#, r#"{"x":{"y":[]}}"#),
+            (
+                r#""a long value that is not kept inline, with \"quotes\"""#,
+                r#"a long value that is not kept inline, with "quotes""#,
+            ),
+        ] {
+            let json = format!(r#"{{"{a0}":{value},"{a1}":"after","{a2}":""}}"#);
+            let decoded = decode_row(t, "K".into(), &json).expect(&json);
+            assert_eq!(decoded.values, [text, "after", ""], "{json}");
+        }
         for damaged in ["", "[]", "{", r#"{"a":"b"} x"#] {
             let e = decode_row(t, "K".into(), damaged).unwrap_err();
             assert_eq!(e.code, ErrorCode::Repository, "{damaged}");

@@ -59,7 +59,7 @@ use serde::Serialize;
 use crate::error::{Error, ErrorCode, Result};
 use crate::plan::Snapshot;
 use crate::schema::{EntityType, Schema};
-use crate::store::{Row, Store};
+use crate::store::{Row, Store, Text};
 
 /// An organisation has no manager.
 pub const ORGANIZATION_WITHOUT_MANAGER: &str = "organization_without_manager";
@@ -121,7 +121,7 @@ impl RowRef {
     pub fn of(entity_type: &EntityType, row: &Row) -> RowRef {
         RowRef {
             entity_type: entity_type.name.clone(),
-            key: row.key.clone(),
+            key: row.key.to_string(),
             name: row.display_name(entity_type),
         }
     }
@@ -270,7 +270,7 @@ impl<'s> Parts<'s> {
 
 /// The value of attribute `ai` of a row (`""` when empty).
 pub(crate) fn cell(row: &Row, ai: usize) -> &str {
-    row.values.get(ai).map_or("", String::as_str)
+    row.values.get(ai).map_or("", Text::as_str)
 }
 
 /// The contract end of a person, if it is a date before `today`.
@@ -491,7 +491,7 @@ pub(crate) fn top_of_hierarchy(parts: &Parts<'_>, rows: &Snapshot) -> Top {
         keys: table
             .values()
             .filter(|r| cell(r, pm).is_empty() && managers.contains(r.key.as_str()))
-            .map(|r| r.key.clone())
+            .map(|r| r.key.to_string())
             .collect(),
         rule: format!(
             "only the top of a reporting line (someone with direct reports) may have no {}",
@@ -510,7 +510,7 @@ fn people_without_manager(
     let top = top_of_hierarchy(parts, rows);
     let attr = &person.attributes[mi].name;
     for row in rows.table(&person.name).values() {
-        if !cell(row, mi).is_empty() || top.keys.contains(&row.key) {
+        if !cell(row, mi).is_empty() || top.keys.contains(row.key.as_str()) {
             continue;
         }
         let this = RowRef::of(person, row);
@@ -528,7 +528,7 @@ fn people_without_manager(
 
 /// Every loop of a self-reference (attribute `ai` of `table` pointing into `table`), each as
 /// its keys in link order starting from the smallest key, in order of that key.
-pub(crate) fn find_cycles(table: &BTreeMap<String, Row>, ai: usize) -> Vec<Vec<String>> {
+pub(crate) fn find_cycles(table: &BTreeMap<Text, Row>, ai: usize) -> Vec<Vec<String>> {
     let mut done: BTreeSet<&str> = BTreeSet::new();
     let mut found = Vec::new();
     for start in table.keys() {
@@ -564,7 +564,7 @@ fn cycles(et: &EntityType, ai: usize, rows: &Snapshot, code: &'static str, out: 
     let attr = &et.attributes[ai].name;
     for ring in find_cycles(table, ai) {
         let refs: Vec<RowRef> =
-            ring.iter().filter_map(|k| table.get(k)).map(|r| RowRef::of(et, r)).collect();
+            ring.iter().filter_map(|k| table.get(k.as_str())).map(|r| RowRef::of(et, r)).collect();
         let mut named: Vec<String> = refs.iter().map(RowRef::label).collect();
         named.push(refs[0].label());
         let message = if ring.len() == 1 {
@@ -770,7 +770,7 @@ pub fn sheet_of(schema: &Schema, rows: &Snapshot, key: &str) -> Result<PersonShe
             let target = attr.kind.reference_target().filter(|_| !value.is_empty());
             let found = target.and_then(|t| {
                 let et = schema.entity_type(t)?;
-                rows.table(t).get(&value).map(|r| RowRef::of(et, r))
+                rows.table(t).get(value.as_str()).map(|r| RowRef::of(et, r))
             });
             SheetField {
                 attribute: attr.name.clone(),
@@ -791,7 +791,7 @@ pub fn sheet_of(schema: &Schema, rows: &Snapshot, key: &str) -> Result<PersonShe
             loop {
                 let next = cell(current, mi);
                 if next.is_empty() {
-                    let key = current.key.clone();
+                    let key = current.key.to_string();
                     break if top.keys.contains(&key) {
                         ChainEnd::Top { key }
                     } else {
@@ -800,12 +800,12 @@ pub fn sheet_of(schema: &Schema, rows: &Snapshot, key: &str) -> Result<PersonShe
                 }
                 let Some(boss) = people.get(next) else {
                     break ChainEnd::UnknownManager {
-                        key: current.key.clone(),
+                        key: current.key.to_string(),
                         manager: next.to_string(),
                     };
                 };
                 if !seen.insert(boss.key.as_str()) {
-                    break ChainEnd::Cycle { key: boss.key.clone() };
+                    break ChainEnd::Cycle { key: boss.key.to_string() };
                 }
                 managers.push(RowRef::of(person, boss));
                 current = boss;
@@ -872,7 +872,7 @@ mod tests {
             let et = self.schema.entity_type(entity_type).unwrap();
             let mut row = Row::empty(key, et);
             for (name, value) in values {
-                row.values[et.attribute_index(name).unwrap()] = value.to_string();
+                row.values[et.attribute_index(name).unwrap()] = (*value).into();
             }
             self.rows.tables.entry(entity_type.into()).or_default().insert(key.into(), row);
         }

@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use calamine::{Data, Reader, Xlsx, open_workbook};
 use idbulk::import::{Cell, FileFormat, RawHeader, RawRow, RawSheet, RawWorkbook};
 use idbulk::schema::{AttributeKind, EntityType};
+use idbulk::store::Text;
 use idbulk::template::{self, TemplateKind};
 use idbulk::value::{csv_export, looks_like_formula};
 use idbulk::{Row, Schema, Store};
@@ -321,7 +322,7 @@ fn row(et: &EntityType, key: String, pairs: &[(&str, String)]) -> Row {
     let mut r = Row::empty(key, et);
     for (name, value) in pairs {
         if let Some(i) = et.attribute_index(name) {
-            r.values[i].clone_from(value);
+            r.values[i] = value.as_str().into();
         }
     }
     r
@@ -605,7 +606,7 @@ fn write_stored_csv(store: &Store, schema: &Schema, path: &Path) -> BoxResult<()
     store.for_each_row(et, |r| {
         if failed.is_none()
             && let Err(e) = out.write_record(
-                std::iter::once(r.key.as_str()).chain(r.values.iter().map(String::as_str)),
+                std::iter::once(r.key.as_str()).chain(r.values.iter().map(|v| v.as_str())),
             )
         {
             failed = Some(e);
@@ -751,7 +752,9 @@ pub fn list_columns(schema: &Schema, sizes: Sizes) -> Vec<(String, Vec<String>)>
                 .flat_map(|s| &s.attributes)
                 .any(|a| a.kind.reference_target() == Some(t.name.as_str()))
         })
-        .map(|t| (t.name.clone(), generate(t, sizes, Edit::None).map(|r| r.key).collect()))
+        .map(|t| {
+            (t.name.clone(), generate(t, sizes, Edit::None).map(|r| r.key.to_string()).collect())
+        })
         .collect()
 }
 
@@ -823,7 +826,7 @@ pub fn every_user_changed(et: &EntityType, sizes: Sizes) -> RawWorkbook {
     let rows = generate(et, sizes, Edit::Every)
         .enumerate()
         .map(|(i, r)| {
-            let text = |v: String| if v.is_empty() { Cell::Empty } else { Cell::Text(v) };
+            let text = |v: Text| if v.is_empty() { Cell::Empty } else { Cell::Text(v) };
             let cells = std::iter::once(Cell::Empty)
                 .chain(std::iter::once(Cell::Text(r.key)))
                 .chain(r.values.into_iter().map(text))

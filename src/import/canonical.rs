@@ -170,7 +170,7 @@ fn textual(cell: &Cell, trim: bool) -> Result<String, CellProblem> {
             if looks_scientific(text) {
                 return Err(scientific_id(&format!("\"{}\"", text.trim())));
             }
-            Ok(if trim { text.trim().to_string() } else { text.clone() })
+            Ok(if trim { text.trim() } else { text }.to_string())
         }
         Cell::Int(i) => Ok(i.to_string()),
         Cell::Float(x) if x.abs() >= SCIENTIFIC_ID_FROM => {

@@ -189,8 +189,8 @@ pub struct RawRow {
 pub enum Cell {
     /// Nothing (also: a string of length zero, a formula whose result is the empty string).
     Empty,
-    /// A string, with every character kept.
-    Text(String),
+    /// A string, with every character kept (inline when short: a large upload holds millions).
+    Text(crate::store::Text),
     /// A whole number (`.xls` and `.ods` can store them as such).
     Int(i64),
     /// A number; `.xlsx` stores every number this way.

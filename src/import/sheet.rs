@@ -63,7 +63,12 @@ impl<'a> SheetBuilder<'a> {
                 MAX_COLUMNS
             )));
         }
-        if let Cell::Text(text) | Cell::FormulaWithoutValue(text) = &cell {
+        let text = match &cell {
+            Cell::Text(text) => Some(text.as_str()),
+            Cell::FormulaWithoutValue(formula) => Some(formula.as_str()),
+            _ => None,
+        };
+        if let Some(text) = text {
             check_cell_length(self.file, text, || Location::cell(&self.name, excel_row, column))?;
         }
         budget.used += 1;

@@ -121,7 +121,7 @@ fn cell_from_iso(text: &str) -> Cell {
             let serial = (dt - epoch).num_milliseconds() as f64 / 86_400_000.0;
             Cell::DateTime { serial, iso: iso_of(dt, false) }
         }
-        _ => Cell::Text(text.to_string()),
+        _ => Cell::Text(text.into()),
     }
 }
 
@@ -130,7 +130,7 @@ fn cell_from_data(value: &Data) -> Cell {
     match value {
         Data::Empty => Cell::Empty,
         Data::String(s) if s.is_empty() => Cell::Empty,
-        Data::String(s) => Cell::Text(s.clone()),
+        Data::String(s) => Cell::Text(s.as_str().into()),
         Data::Int(i) => Cell::Int(*i),
         Data::Float(f) => Cell::Float(*f),
         Data::Bool(b) => Cell::Bool(*b),
@@ -144,9 +144,9 @@ fn cell_from_data(value: &Data) -> Cell {
 fn cell_from_ref(value: DataRef<'_>) -> Cell {
     match value {
         DataRef::SharedString("") => Cell::Empty,
-        DataRef::SharedString(s) => Cell::Text(s.to_string()),
+        DataRef::SharedString(s) => Cell::Text(s.into()),
         DataRef::String(s) if s.is_empty() => Cell::Empty,
-        DataRef::String(s) => Cell::Text(s),
+        DataRef::String(s) => Cell::Text(s.into()),
         other => cell_from_data(&Data::from(other)),
     }
 }

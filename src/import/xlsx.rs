@@ -982,7 +982,7 @@ fn xml_cell<B: BufRead>(
                 }
                 "is" => {
                     let s = read_string(xml, "is", &mut bufs.text_buf, &mut bufs.string_buf)?;
-                    value = Some(if s.is_empty() { Cell::Empty } else { Cell::Text(s) });
+                    value = Some(if s.is_empty() { Cell::Empty } else { Cell::Text(s.into()) });
                 }
                 "v" => {
                     bufs.text.clear();
@@ -1104,7 +1104,7 @@ fn fast_row(
                         let Some(s) = scan.simple_string(b"</is>", text)? else {
                             return Ok(false);
                         };
-                        value = Some(if s.is_empty() { Cell::Empty } else { Cell::Text(s) });
+                        value = Some(if s.is_empty() { Cell::Empty } else { Cell::Text(s.into()) });
                     } else {
                         // A formula, or something else quick-xml is left to read.
                         return Ok(false);
@@ -1295,7 +1295,7 @@ fn cell_value(
     style: Option<usize>,
     typ: CellType,
 ) -> Result<Option<Cell>> {
-    let text = |s: &str| if s.is_empty() { Cell::Empty } else { Cell::Text(s.to_string()) };
+    let text = |s: &str| if s.is_empty() { Cell::Empty } else { Cell::Text(s.into()) };
     Ok(Some(match typ {
         CellType::Inline => return Ok(None),
         CellType::Shared => {
@@ -1322,7 +1322,7 @@ fn cell_value(
             }
             let Ok(n) = v.parse::<f64>() else {
                 return match typ {
-                    CellType::Number => Ok(Some(Cell::Text(v.to_string()))),
+                    CellType::Number => Ok(Some(Cell::Text(v.into()))),
                     _ => Err(Stop::Fallback("number")),
                 };
             };

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use crate::error::Result;
 use crate::import::{self, Cell, RawSheet, RawWorkbook};
 use crate::schema::{AttributeKind, EntityType, Schema};
-use crate::store::{Row, Store};
+use crate::store::{Row, Store, Text};
 use crate::template;
 use crate::thresholds::{self, Counts, Thresholds};
 
@@ -22,7 +22,7 @@ pub struct Snapshot {
     /// The repository revision when the rows were read.
     pub revision: u64,
     /// Rows per entity type, by key.
-    pub tables: BTreeMap<String, BTreeMap<String, Row>>,
+    pub tables: BTreeMap<String, BTreeMap<Text, Row>>,
 }
 
 impl Snapshot {
@@ -44,28 +44,35 @@ impl Snapshot {
     /// As [`Snapshot::load`], and [`crate::ErrorCode::Cancelled`].
     pub fn load_with_ticks(store: &Store, tick: &mut dyn FnMut() -> bool) -> Result<Snapshot> {
         const TICK_EVERY_ROWS: u64 = 4096;
-        store.read(|store| {
-            let mut tables = BTreeMap::new();
-            let mut rows = 0u64;
-            for t in &store.schema().entity_types {
-                let mut table = BTreeMap::new();
-                store.for_each_row(t, |r| {
-                    rows += 1;
-                    if rows.is_multiple_of(TICK_EVERY_ROWS) && !tick() {
-                        return Err(crate::Error::new(crate::ErrorCode::Cancelled, "Cancelled."));
-                    }
-                    table.insert(r.key.clone(), r);
-                    Ok(())
-                })?;
-                tables.insert(t.name.clone(), table);
-            }
-            Ok(Snapshot { revision: store.revision()?, tables })
+        // Each page is read once: a full page cache would only add its 32 MiB to the peak of
+        // a plan, where the upload and these rows are already held (issue 6).
+        store.scan_once(|| {
+            store.read(|store| {
+                let mut tables = BTreeMap::new();
+                let mut rows = 0u64;
+                for t in &store.schema().entity_types {
+                    let mut table = BTreeMap::new();
+                    store.for_each_row(t, |r| {
+                        rows += 1;
+                        if rows.is_multiple_of(TICK_EVERY_ROWS) && !tick() {
+                            return Err(crate::Error::new(
+                                crate::ErrorCode::Cancelled,
+                                "Cancelled.",
+                            ));
+                        }
+                        table.insert(r.key.clone(), r);
+                        Ok(())
+                    })?;
+                    tables.insert(t.name.clone(), table);
+                }
+                Ok(Snapshot { revision: store.revision()?, tables })
+            })
         })
     }
 
     /// The stored rows of an entity type (empty if none).
-    pub fn table(&self, entity_type: &str) -> &BTreeMap<String, Row> {
-        static EMPTY: BTreeMap<String, Row> = BTreeMap::new();
+    pub fn table(&self, entity_type: &str) -> &BTreeMap<Text, Row> {
+        static EMPTY: BTreeMap<Text, Row> = BTreeMap::new();
         self.tables.get(entity_type).unwrap_or(&EMPTY)
     }
 }
@@ -144,7 +151,7 @@ pub fn build(
     let sheets = map_sheets(schema, workbook, &mut findings);
     check_metadata(schema, stored, workbook, mode, &mut findings);
 
-    let mut changes: BTreeMap<(usize, String), Change> = BTreeMap::new();
+    let mut changes: BTreeMap<(usize, Text), Change> = BTreeMap::new();
     let mut summaries = Vec::new();
     let mut sheet_infos: BTreeMap<usize, SheetInfo> = BTreeMap::new();
     let mut counts = Vec::new();
@@ -182,12 +189,12 @@ pub fn build(
                     });
                 }
                 for c in typed.changes {
-                    changes.insert((ti, c.key.clone()), c);
+                    changes.insert((ti, Text::from(c.key.as_str())), c);
                 }
                 sheet_infos.insert(ti, SheetInfo { sheet: sheet.name.clone(), columns });
             }
         }
-        for c in changes.range((ti, String::new())..).take_while(|((t, _), _)| *t == ti) {
+        for c in changes.range((ti, Text::default())..).take_while(|((t, _), _)| *t == ti) {
             match c.1.op {
                 Op::Create => summary.created += 1,
                 Op::Update => summary.updated += 1,
@@ -469,7 +476,7 @@ struct TypeChanges {
 impl TypeChanges {
     fn compute(
         et: &EntityType,
-        table: &BTreeMap<String, Row>,
+        table: &BTreeMap<Text, Row>,
         sheet: &RawSheet,
         columns: &Columns,
         mode: Mode,
@@ -588,7 +595,7 @@ impl TypeChanges {
                 );
                 continue;
             }
-            if !table.contains_key(&key)
+            if !table.contains_key(key.as_str())
                 && action != Action::Add
                 && let Some(stored) = zeros().twin(&key)
             {
@@ -705,8 +712,9 @@ impl TypeChanges {
         let mut stored_rows = table.iter().peekable();
         for rows in intents.chunk_by(|a, b| a.0 == b.0) {
             let key = &rows[0].0;
-            while stored_rows.next_if(|(k, _)| *k < key).is_some() {}
-            let stored = stored_rows.peek().filter(|(k, _)| *k == key).map(|(_, row)| *row);
+            while stored_rows.next_if(|(k, _)| k.as_str() < key.as_str()).is_some() {}
+            let stored =
+                stored_rows.peek().filter(|(k, _)| k.as_str() == key.as_str()).map(|(_, row)| *row);
             if rows.len() > 1 {
                 let numbers: Vec<String> = rows.iter().map(|(_, i)| i.row.to_string()).collect();
                 for (_, intent) in &rows[1..] {
@@ -798,8 +806,10 @@ impl TypeChanges {
             // row, even a row with errors, is not absent.
             let mut given = intents.iter().map(|(k, _)| k).peekable();
             for (key, old) in table {
-                while given.next_if(|k| *k < key).is_some() {}
-                if given.peek() != Some(&key) && !mentioned.contains(key) {
+                while given.next_if(|k| k.as_str() < key.as_str()).is_some() {}
+                if given.peek().map(|k| k.as_str()) != Some(key.as_str())
+                    && !mentioned.contains(key.as_str())
+                {
                     changes.push(delete(et, old, None));
                 }
             }
@@ -817,7 +827,7 @@ fn create(et: &EntityType, key: &str, patches: &[Patch], source: Option<SourceRo
     let mut row = Row::empty(key, et);
     for (v, p) in row.values.iter_mut().zip(patches) {
         if let Patch::Set(new) = p {
-            new.as_ref().clone_into(v);
+            *v = Text::from(new.as_ref());
         }
     }
     let fields = et
@@ -825,7 +835,11 @@ fn create(et: &EntityType, key: &str, patches: &[Patch], source: Option<SourceRo
         .iter()
         .zip(&row.values)
         .filter(|(_, v)| !v.is_empty())
-        .map(|(a, v)| FieldChange { attribute: a.name.clone(), old: String::new(), new: v.clone() })
+        .map(|(a, v)| FieldChange {
+            attribute: a.name.clone(),
+            old: String::new(),
+            new: v.to_string(),
+        })
         .collect();
     Change {
         entity_type: et.name.clone(),
@@ -851,7 +865,7 @@ fn update(
         .filter_map(|(ai, p)| match p {
             Patch::Set(new) if old.values[ai] != *new => Some(FieldChange {
                 attribute: et.attributes[ai].name.clone(),
-                old: old.values[ai].clone(),
+                old: old.values[ai].to_string(),
                 new: new.to_string(),
             }),
             _ => None,
@@ -863,12 +877,12 @@ fn update(
     let mut row = old.clone();
     for (ai, p) in patches.iter().enumerate() {
         if let Patch::Set(new) = p {
-            new.as_ref().clone_into(&mut row.values[ai]);
+            row.values[ai] = Text::from(new.as_ref());
         }
     }
     Some(Change {
         entity_type: et.name.clone(),
-        key: old.key.clone(),
+        key: old.key.to_string(),
         op: Op::Update,
         source,
         fields,
@@ -883,11 +897,15 @@ fn delete(et: &EntityType, old: &Row, source: Option<SourceRow>) -> Change {
         .iter()
         .zip(&old.values)
         .filter(|(_, v)| !v.is_empty())
-        .map(|(a, v)| FieldChange { attribute: a.name.clone(), old: v.clone(), new: String::new() })
+        .map(|(a, v)| FieldChange {
+            attribute: a.name.clone(),
+            old: v.to_string(),
+            new: String::new(),
+        })
         .collect();
     Change {
         entity_type: et.name.clone(),
-        key: old.key.clone(),
+        key: old.key.to_string(),
         op: Op::Delete,
         source,
         fields,
@@ -931,7 +949,7 @@ fn is_null_null(cell: &Cell) -> bool {
 pub(super) fn cell_text(cell: &Cell) -> String {
     match cell {
         Cell::Empty => String::new(),
-        Cell::Text(t) => t.clone(),
+        Cell::Text(t) => t.to_string(),
         // A cell that is no text (an error, a formula without its value, a date) is shown as
         // the person sees it in Excel, never as Rust's debug form.
         other => {
@@ -981,7 +999,7 @@ pub(super) fn unsafe_key(key: &str) -> Option<String> {
 pub(super) struct LeadingZeros<'a>(HashMap<&'a str, &'a str>);
 
 impl<'a> LeadingZeros<'a> {
-    pub fn index(keys: impl Iterator<Item = &'a String>) -> LeadingZeros<'a> {
+    pub fn index(keys: impl Iterator<Item = &'a Text>) -> LeadingZeros<'a> {
         LeadingZeros(
             keys.filter(|k| {
                 k.len() > 1 && k.starts_with('0') && k.bytes().all(|b| b.is_ascii_digit())
@@ -1003,11 +1021,11 @@ impl<'a> LeadingZeros<'a> {
 /// Runs the final-state checks (references, deletes still referenced, cycles, required values)
 /// on a set of changes that did not come from a file, such as an undo; returns the errors.
 pub fn check_changes(schema: &Schema, stored: &Snapshot, changes: &[Change]) -> Vec<Finding> {
-    let keyed: BTreeMap<(usize, String), Change> = changes
+    let keyed: BTreeMap<(usize, Text), Change> = changes
         .iter()
         .filter_map(|c| {
             let ti = schema.entity_types.iter().position(|t| t.name == c.entity_type)?;
-            Some(((ti, c.key.clone()), c.clone()))
+            Some(((ti, Text::from(c.key.as_str())), c.clone()))
         })
         .collect();
     let mut findings = Vec::new();

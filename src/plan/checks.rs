@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::schema::{EntityType, Schema};
-use crate::store::Row;
+use crate::store::{Row, Text};
 
 use super::build::{LeadingZeros, SheetInfo, Snapshot};
 use super::{Change, Finding, Op, Severity};
@@ -14,14 +14,14 @@ pub(super) struct FinalState<'a> {
     pub schema: &'a Schema,
     pub stored: &'a Snapshot,
     /// Changes by (entity type index, key).
-    pub changes: &'a BTreeMap<(usize, String), Change>,
+    pub changes: &'a BTreeMap<(usize, Text), Change>,
 }
 
 impl<'a> FinalState<'a> {
     pub fn new(
         schema: &'a Schema,
         stored: &'a Snapshot,
-        changes: &'a BTreeMap<(usize, String), Change>,
+        changes: &'a BTreeMap<(usize, Text), Change>,
     ) -> FinalState<'a> {
         FinalState { schema, stored, changes }
     }
@@ -32,7 +32,7 @@ impl<'a> FinalState<'a> {
 
     /// The row with this key after the plan, if it exists then.
     pub fn row(&self, ti: usize, key: &str) -> Option<&'a Row> {
-        match self.changes.get(&(ti, key.to_string())) {
+        match self.changes.get(&(ti, Text::from(key))) {
             Some(c) => c.after.as_ref(),
             None => self.stored.table(&self.schema.entity_types[ti].name).get(key),
         }
@@ -43,7 +43,7 @@ impl<'a> FinalState<'a> {
         let name = &self.schema.entity_types[ti].name;
         let changed = self
             .changes
-            .range((ti, String::new())..)
+            .range((ti, Text::default())..)
             .take_while(move |((t, _), _)| *t == ti)
             .filter_map(|(_, c)| c.after.as_ref());
         self.stored
@@ -55,7 +55,7 @@ impl<'a> FinalState<'a> {
 
     fn changes_of(&self, ti: usize) -> impl Iterator<Item = &'a Change> + '_ {
         self.changes
-            .range((ti, String::new())..)
+            .range((ti, Text::default())..)
             .take_while(move |((t, _), _)| *t == ti)
             .map(|(_, c)| c)
     }
@@ -177,7 +177,7 @@ fn references(
                 )
             }
         };
-        let finding = Finding::new(Severity::Error, code, message, fix).with_value(value);
+        let finding = Finding::new(Severity::Error, code, message, fix).with_value(value.as_str());
         findings.push(at(change, sheet, Some(ai), finding));
     }
 }
@@ -224,7 +224,7 @@ fn deletes_still_referenced(state: &FinalState<'_>, findings: &mut Vec<Finding>)
                     if !set_by_file {
                         referrers.entry((target, k)).or_default().push((
                             et.name.clone(),
-                            row.key.clone(),
+                            row.key.to_string(),
                             et.attributes[ai].name.clone(),
                         ));
                     }
@@ -292,7 +292,7 @@ fn cycles(
                 let mut current = change.key.clone();
                 let cycle_start = loop {
                     let next = match state.row(ti, &current) {
-                        Some(r) if !r.values[ai].is_empty() => r.values[ai].clone(),
+                        Some(r) if !r.values[ai].is_empty() => r.values[ai].to_string(),
                         _ => break None,
                     };
                     if safe.contains(&next) || state.row(ti, &next).is_none() {
@@ -338,7 +338,7 @@ fn cycles(
                 // Report it on the changed row of the cycle that comes first in the file.
                 let culprit = ring
                     .iter()
-                    .filter_map(|k| state.changes.get(&(ti, k.clone())))
+                    .filter_map(|k| state.changes.get(&(ti, Text::from(k.as_str()))))
                     .filter(|c| c.source.is_some())
                     .min_by_key(|c| c.source.clone())
                     .unwrap_or(change);
@@ -351,7 +351,7 @@ fn cycles(
                     )
                 };
                 let mut finding = Finding::new(Severity::Error, code, message, fix);
-                finding.value = culprit.after.as_ref().map(|r| r.values[ai].clone());
+                finding.value = culprit.after.as_ref().map(|r| r.values[ai].to_string());
                 findings.push(at(culprit, sheet, Some(ai), finding));
             }
         }

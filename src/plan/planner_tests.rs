@@ -43,7 +43,7 @@ fn stored() -> Snapshot {
     let mut emp = Row::empty("EMP", ut);
     emp.values[0] = "Employee".into();
     let mut tables = BTreeMap::new();
-    tables.insert("UserType".to_string(), BTreeMap::from([("EMP".to_string(), emp)]));
+    tables.insert("UserType".to_string(), BTreeMap::from([("EMP".into(), emp)]));
     let users =
         [user("00001", "Top", ""), user("00002", "Two", "00001"), user("00003", "Three", "00001")];
     tables.insert("User".to_string(), users.into_iter().map(|u| (u.key.clone(), u)).collect());
@@ -65,7 +65,7 @@ fn user_sheet(rows: &[&[(&str, &str)]]) -> RawWorkbook {
             cells: USER_HEADERS
                 .iter()
                 .map(|h| match cells.iter().find(|(name, _)| name == h) {
-                    Some((_, v)) if !v.is_empty() => Cell::Text(v.to_string()),
+                    Some((_, v)) if !v.is_empty() => Cell::Text((*v).into()),
                     _ => Cell::Empty,
                 })
                 .collect(),
@@ -371,16 +371,16 @@ fn swapped_headers_are_suspected_from_the_values() {
         (t.attribute_index("FirstName").unwrap(), t.attribute_index("LastName").unwrap());
     let mut snap = stored();
     for (i, u) in snap.tables.get_mut("User").unwrap().values_mut().enumerate() {
-        u.values[first] = format!("First{i}");
+        u.values[first] = format!("First{i}").into();
     }
     let mut rows: Vec<Vec<(String, String)>> = Vec::new();
     for u in snap.table("User").values() {
         rows.push(vec![
-            ("Identifier".into(), u.key.clone()),
-            ("FirstName".into(), u.values[last].clone()),
-            ("LastName".into(), u.values[first].clone()),
+            ("Identifier".into(), u.key.to_string()),
+            ("FirstName".into(), u.values[last].to_string()),
+            ("LastName".into(), u.values[first].to_string()),
             ("UserType".into(), "EMP".into()),
-            ("Manager".into(), u.values[t.attribute_index("Manager").unwrap()].clone()),
+            ("Manager".into(), u.values[t.attribute_index("Manager").unwrap()].to_string()),
         ]);
     }
     let borrowed: Vec<Vec<(&str, &str)>> =

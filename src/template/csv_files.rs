@@ -113,7 +113,7 @@ mod tests {
     use crate::store::Row;
 
     fn site(key: &str, name: &str, city: &str) -> Row {
-        Row { key: key.into(), values: vec![name.into(), city.into(), String::new()] }
+        Row { key: key.into(), values: vec![name.into(), city.into(), Default::default()] }
     }
 
     #[test]

@@ -763,7 +763,7 @@ mod tests {
         let mut store = store_with(dir.path(), ROW_BATCH * 8);
         let site = store.schema().entity_type("Site").unwrap().clone();
         let mut huge = Row::empty("A-HUGE", &site);
-        huge.values[0] = "x".repeat(MAX_CELL_CHARS + 1);
+        huge.values[0] = "x".repeat(MAX_CELL_CHARS + 1).into();
         store.write(|w| w.insert(&site, &huge)).unwrap();
         let path = dir.path().join("t.xlsx");
         let e = write_xlsx(&store, TemplateKind::Full, &path, now()).unwrap_err();

@@ -35,8 +35,8 @@ fn grow(store: &mut Store, people: usize) {
     store
         .write(|w| {
             for i in have..people {
-                let mut row = Row { key: format!("1{i:06}"), values: model.values.clone() };
-                row.values[email] = format!("person.{i}@northwind.example");
+                let mut row = Row { key: format!("1{i:06}").into(), values: model.values.clone() };
+                row.values[email] = format!("person.{i}@northwind.example").into();
                 w.insert(&user, &row)?;
             }
             Ok(())
@@ -55,7 +55,7 @@ fn write_every_user_modified(store: &Store, path: &Path) {
         .for_each_row(&user, |row| {
             let mut cells = vec![String::new(); headers.len()];
             cells[0] = "Modify".into();
-            cells[1] = row.key.clone();
+            cells[1] = row.key.to_string();
             cells[title] = format!("Title of {}", row.key);
             writeln!(out, "{}", cells.join(",")).expect("write");
             Ok(())

@@ -35,7 +35,11 @@ pub(crate) fn unreferenced_people(store: &Store) -> Vec<String> {
             }
         }
     }
-    rows.table("User").keys().filter(|k| !referenced.contains(*k)).cloned().collect()
+    rows.table("User")
+        .keys()
+        .filter(|k| !referenced.contains(k.as_str()))
+        .map(|k| k.to_string())
+        .collect()
 }
 
 /// Writes a one-sheet workbook named `User` with `rows` under `headers`.

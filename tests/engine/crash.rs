@@ -71,7 +71,7 @@ pub(crate) fn create_repository(db: &Path, count: usize) {
             for i in 0..count {
                 let mut row = Row::empty(key(i), &users);
                 for (name, value) in user_values(i, "Clerk") {
-                    row.values[users.attribute_index(name).unwrap()] = value;
+                    row.values[users.attribute_index(name).unwrap()] = value.into();
                 }
                 w.insert(&users, &row)?;
             }

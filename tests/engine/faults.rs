@@ -40,7 +40,7 @@ fn retitle(ws: &Workspace, name: &str, title: &str) -> PathBuf {
     let key = ws.rows("User")[0].key.clone();
     let mut cells = vec![String::new(); USER_HEADERS.len()];
     cells[0] = "Modify".into();
-    cells[1] = key;
+    cells[1] = key.to_string();
     cells[USER_HEADERS.iter().position(|h| *h == "JobTitle").unwrap()] = title.into();
     let path = ws.path(name);
     write_workbook(&path, &[("User".into(), vec![row(&USER_HEADERS), cells])]);

@@ -210,7 +210,7 @@ fn a_hundred_and_fifty_deletions_are_blocked_then_forced_with_a_reason_then_undo
         .collect();
     let victims: Vec<&str> = all
         .iter()
-        .filter(|r| !referenced.contains(&r.key))
+        .filter(|r| !referenced.contains(r.key.as_str()))
         .map(|r| r.key.as_str())
         .take(150)
         .collect();

@@ -70,7 +70,7 @@ fn repo() -> impl Strategy<Value = Repo> {
                 .iter()
                 .map(|k| {
                     let mut r = Row::empty(k.clone(), site_t);
-                    r.values[0] = format!("{k} office");
+                    r.values[0] = format!("{k} office").into();
                     r
                 })
                 .collect(),
@@ -84,7 +84,7 @@ fn repo() -> impl Strategy<Value = Repo> {
             let mut r = Row::empty(format!("{:05}", i + 1), user_t);
             let set = |r: &mut Row, name: &str, v: String| {
                 let idx = user_t.attribute_index(name).unwrap();
-                r.values[idx] = v;
+                r.values[idx] = v.into();
             };
             set(&mut r, "FirstName", first);
             set(&mut r, "LastName", last);
@@ -133,17 +133,23 @@ fn workbook_of(repo: &Repo) -> RawWorkbook {
                 .enumerate()
                 .map(|(i, h)| RawHeader { column: i as u32, text: h.to_string() })
                 .collect();
-            let rows = rows
-                .iter()
-                .enumerate()
-                .map(|(i, r)| RawRow {
-                    row: i as u32 + 2,
-                    cells: std::iter::once(&r.key)
-                        .chain(&r.values)
-                        .map(|v| if v.is_empty() { Cell::Empty } else { Cell::Text(v.clone()) })
-                        .collect(),
-                })
-                .collect();
+            let rows =
+                rows.iter()
+                    .enumerate()
+                    .map(|(i, r)| RawRow {
+                        row: i as u32 + 2,
+                        cells: std::iter::once(&r.key)
+                            .chain(&r.values)
+                            .map(|v| {
+                                if v.is_empty() {
+                                    Cell::Empty
+                                } else {
+                                    Cell::Text(v.as_str().into())
+                                }
+                            })
+                            .collect(),
+                    })
+                    .collect();
             Some(RawSheet { name: t.name.clone(), headers, rows })
         })
         .collect();

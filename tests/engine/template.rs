@@ -30,7 +30,7 @@ fn tricky_store(dir: &Path) -> Store {
     let (user, org, site, user_type) = (t("User"), t("Organization"), t("Site"), t("UserType"));
     let row = |key: &str, values: &[&str]| Row {
         key: key.into(),
-        values: values.iter().map(|v| v.to_string()).collect(),
+        values: values.iter().map(|v| (*v).into()).collect(),
     };
     store
         .write(|w| {
@@ -174,8 +174,8 @@ fn a_full_xlsx_template_gives_back_every_stored_value_exactly() {
         let read: Vec<Row> = sheet
             .map(|cells| {
                 assert_eq!(cells[0], Data::Empty, "Command is empty in a full template");
-                let values: Vec<String> = cells[2..].iter().map(canonical).collect();
-                Row { key: canonical(&cells[1]), values }
+                let values = cells[2..].iter().map(|c| canonical(c).into()).collect();
+                Row { key: canonical(&cells[1]).into(), values }
             })
             .collect();
         assert_eq!(read, rows, "{name} must come back exactly as stored");
@@ -283,7 +283,10 @@ fn numbers_of_any_schema_come_back_as_numbers() {
     let read: Vec<Row> = range
         .rows()
         .skip(1)
-        .map(|c| Row { key: canonical(&c[1]), values: c[2..].iter().map(canonical).collect() })
+        .map(|c| Row {
+            key: canonical(&c[1]).into(),
+            values: c[2..].iter().map(|v| canonical(v).into()).collect(),
+        })
         .collect();
     assert_eq!(read, store.rows(&car).unwrap(), "values that are not numbers stay text, unchanged");
 }
@@ -313,7 +316,7 @@ fn csv_templates_give_back_every_stored_value_exactly() {
                 assert_eq!(cells[0], "", "Command is empty");
                 Row {
                     key: cells[1].into(),
-                    values: cells[2..].iter().map(|c| c.to_string()).collect(),
+                    values: cells[2..].iter().map(|c| c.to_string().into()).collect(),
                 }
             })
             .collect();
@@ -341,8 +344,10 @@ fn writing_over_an_old_template_is_atomic_and_leaves_no_temporary_file() {
 
     // A value longer than an Excel cell holds stops the export before anything is replaced.
     let site = store.schema().entity_type("Site").unwrap().clone();
-    let huge =
-        Row { key: "HUGE".into(), values: vec!["x".repeat(40_000), String::new(), String::new()] };
+    let huge = Row {
+        key: "HUGE".into(),
+        values: vec!["x".repeat(40_000).into(), Default::default(), Default::default()],
+    };
     store.write(|w| w.insert(&site, &huge)).unwrap();
     let err = template::write_xlsx(&store, TemplateKind::Full, &path, now()).unwrap_err();
     assert_eq!(err.code, ErrorCode::Usage);

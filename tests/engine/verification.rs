@@ -79,7 +79,10 @@ fn records(ws: &Workspace, entity_type: &str) -> Vec<Record> {
         .rows(et)
         .unwrap()
         .into_iter()
-        .map(|r| Record { key: r.key, values: names.iter().cloned().zip(r.values).collect() })
+        .map(|r| Record {
+            key: r.key.to_string(),
+            values: names.iter().cloned().zip(r.values.into_iter().map(String::from)).collect(),
+        })
         .collect()
 }
 
