@@ -98,10 +98,7 @@ pub const FILE_FORMAT_VERSION: i64 = 2;
 const PAGE_SIZE: u32 = 65_536;
 
 /// The page cache of a connection, in KiB (see `connect`).
-const CACHE_KIB: u32 = 32 * 1024;
-
-/// The page cache while [`Store::scan_once`] runs, in KiB.
-const SCAN_CACHE_KIB: u32 = 2 * 1024;
+const CACHE_KIB: u32 = 2 * 1024;
 
 /// Migrations, in order: entry `i` takes the file from format `i` to `i + 1`.
 const MIGRATIONS: [&str; 2] = [
@@ -243,28 +240,6 @@ impl Store {
     /// The underlying connection, for engine modules that run their own queries.
     pub(crate) fn conn(&self) -> &Connection {
         &self.conn
-    }
-
-    /// Runs `f` with a small page cache, for work that reads each page once (a template
-    /// export, the stored rows a plan compares with): keeping 32 MiB of pages it will not read
-    /// again would be half of the export's memory (issue 6 bounds it at 64 MB). The usual
-    /// cache is back afterwards.
-    ///
-    /// # Errors
-    ///
-    /// `f`'s, or [`ErrorCode::Repository`] if SQLite refuses the setting.
-    pub fn scan_once<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
-        let cache = |kib: u32| {
-            self.conn
-                .execute_batch(&format!("PRAGMA cache_size = -{kib};"))
-                .map_err(|e| sql_error(&self.path, e))
-        };
-        cache(SCAN_CACHE_KIB)?;
-        let out = f();
-        let restored = cache(CACHE_KIB);
-        // The work's own error first: it says more than a setting that could not be restored.
-        let value = out?;
-        restored.map(|()| value)
     }
 
     /// The revision counter, bumped by every write.
@@ -890,8 +865,10 @@ fn connect(path: &Path, flags: OpenFlags) -> Result<Connection> {
     let _mode: String = conn
         .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
         .map_err(|e| sql_error(path, e))?;
-    // A 32 MiB page cache (SQLite's default is 2 MiB): a sync of 100k rows touches more
-    // pages than that, and each page spilled mid-transaction is written twice.
+    // A 2 MiB page cache, SQLite's default, said aloud: whole-table reads (a plan's stored
+    // rows, an export) read each page once, and a sync writes rows in key order, so a page
+    // spilled mid-transaction is not dirtied again. 32 MiB added its size to the peak memory
+    // of a 100k sync (after 256 MB) for no measurable speed, at 100k or 1M rows (issue 6).
     conn.execute_batch(&format!(
         "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA cache_size = -{CACHE_KIB};"
     ))
@@ -1095,21 +1072,8 @@ mod tests {
         assert_eq!(summary.counts.len(), 4);
         let page_size: u32 = store.conn().query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
         assert_eq!(page_size, PAGE_SIZE, "the large pages of a new repository");
-    }
-
-    #[test]
-    fn a_scan_once_uses_a_small_cache_and_gives_the_usual_one_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::create(&dir.path().join("r.db"), &Schema::directory()).unwrap();
-        let cache = |store: &Store| -> i64 {
-            store.conn().query_row("PRAGMA cache_size", [], |r| r.get(0)).unwrap()
-        };
-        let during = store.scan_once(|| Ok(cache(&store))).unwrap();
-        assert_eq!(during, -i64::from(SCAN_CACHE_KIB));
-        assert_eq!(cache(&store), -i64::from(CACHE_KIB));
-        let e = store.scan_once(|| Err::<(), _>(Error::usage("stop"))).unwrap_err();
-        assert_eq!(e.message, "stop", "the work's own error");
-        assert_eq!(cache(&store), -i64::from(CACHE_KIB), "given back after an error too");
+        let cache: i64 = store.conn().query_row("PRAGMA cache_size", [], |r| r.get(0)).unwrap();
+        assert_eq!(cache, -i64::from(CACHE_KIB));
     }
 
     #[test]

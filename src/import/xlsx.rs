@@ -35,6 +35,7 @@ use super::spreadsheet::{
 };
 use super::{Cell, FileFormat, Progress, RawWorkbook};
 use crate::error::Error;
+use crate::store::Text;
 
 /// Why the streaming reader stopped.
 #[derive(Debug)]
@@ -314,10 +315,11 @@ fn workbook(
 }
 
 /// The shared strings table.
-fn shared_strings(zip: &mut ZipArchive<Cursor<&[u8]>>) -> Result<Vec<String>> {
+fn shared_strings(zip: &mut ZipArchive<Cursor<&[u8]>>) -> Result<Vec<Text>> {
     // Read whole: the table is a fraction of the sheets it serves (a tenth of the 100k
     // benchmark's bytes), it is freed before they are read, and its declared size, which the
-    // zip reader enforces, was checked against the limits.
+    // zip reader enforces, was checked against the limits. Held as `Text`s, which keep most
+    // strings inline: the table lives as long as the sheets are read.
     let mut bytes = Vec::new();
     zip.by_name("xl/sharedStrings.xml")
         .map_err(|_| Stop::Fallback("part missing"))?
@@ -332,7 +334,7 @@ fn shared_strings(zip: &mut ZipArchive<Cursor<&[u8]>>) -> Result<Vec<String>> {
 /// The shared strings scanned by hand, as [`xml_shared_strings`] reads them; `None` for a
 /// table it leaves to quick-xml (a namespace prefix, a comment, something between strings).
 /// A string with rich text or phonetic runs is read by quick-xml from its own bytes.
-fn fast_shared_strings(bytes: &[u8]) -> Result<Option<Vec<String>>> {
+fn fast_shared_strings(bytes: &[u8]) -> Result<Option<Vec<Text>>> {
     let Some(start) = memchr::memmem::find(bytes, b"<sst") else {
         return Ok(None);
     };
@@ -361,18 +363,18 @@ fn fast_shared_strings(bytes: &[u8]) -> Result<Option<Vec<String>>> {
         scan.i += si.len();
         let mut one = Scan { bytes: si, i: 3 };
         match one.simple_string(b"</si>", &mut text)? {
-            Some(s) if one.i == si.len() => strings.push(s),
+            Some(s) if one.i == si.len() => strings.push(s.into()),
             _ => {
                 let mut xml = xml_reader(si);
                 xml.read_event_into(&mut buf)?;
-                strings.push(read_string(&mut xml, "si", &mut buf, &mut text_buf)?);
+                strings.push(read_string(&mut xml, "si", &mut buf, &mut text_buf)?.into());
             }
         }
     }
 }
 
 /// The shared strings read with quick-xml.
-fn xml_shared_strings<B: BufRead>(mut xml: Reader<B>) -> Result<Vec<String>> {
+fn xml_shared_strings<B: BufRead>(mut xml: Reader<B>) -> Result<Vec<Text>> {
     let mut strings = Vec::new();
     let mut buf = Vec::new();
     let mut inner = Vec::new();
@@ -383,7 +385,7 @@ fn xml_shared_strings<B: BufRead>(mut xml: Reader<B>) -> Result<Vec<String>> {
         match xml.read_event_into(&mut buf)? {
             Event::Start(e) if e.local_name().as_ref() == "sst" => started = true,
             Event::Start(e) if started && e.local_name().as_ref() == "si" => {
-                strings.push(read_string(&mut xml, "si", &mut inner, &mut text_buf)?);
+                strings.push(read_string(&mut xml, "si", &mut inner, &mut text_buf)?.into());
             }
             Event::End(e) if e.local_name().as_ref() == "sst" => return Ok(strings),
             Event::Eof => return Err(Stop::Fallback("truncated shared strings")),
@@ -633,7 +635,7 @@ fn range(text: &str) -> Option<Dimensions> {
 
 /// What the cells of every sheet are read against.
 struct Context<'a> {
-    strings: &'a [String],
+    strings: &'a [Text],
     formats: &'a [Format],
     is_1904: bool,
 }
@@ -1303,7 +1305,10 @@ fn cell_value(
                 return Ok(None);
             }
             let i = v.parse::<usize>().unwrap_or(0);
-            text(context.strings.get(i).ok_or(Stop::Fallback("string index"))?)
+            match context.strings.get(i).ok_or(Stop::Fallback("string index"))? {
+                s if s.is_empty() => Cell::Empty,
+                s => Cell::Text(s.clone()),
+            }
         }
         CellType::Bool => match v.trim() {
             "" => return Ok(None),
@@ -1529,7 +1534,7 @@ mod tests {
 
     #[test]
     fn the_hand_scanner_reads_typical_rows_itself() {
-        let strings = ["shared".to_string()];
+        let strings = [Text::from("shared")];
         let context = Context { strings: &strings, formats: &[Format::Other], is_1904: false };
         let (mut out, mut text) = (Vec::new(), String::new());
         let mut at = (0, 0);

@@ -44,29 +44,22 @@ impl Snapshot {
     /// As [`Snapshot::load`], and [`crate::ErrorCode::Cancelled`].
     pub fn load_with_ticks(store: &Store, tick: &mut dyn FnMut() -> bool) -> Result<Snapshot> {
         const TICK_EVERY_ROWS: u64 = 4096;
-        // Each page is read once: a full page cache would only add its 32 MiB to the peak of
-        // a plan, where the upload and these rows are already held (issue 6).
-        store.scan_once(|| {
-            store.read(|store| {
-                let mut tables = BTreeMap::new();
-                let mut rows = 0u64;
-                for t in &store.schema().entity_types {
-                    let mut table = BTreeMap::new();
-                    store.for_each_row(t, |r| {
-                        rows += 1;
-                        if rows.is_multiple_of(TICK_EVERY_ROWS) && !tick() {
-                            return Err(crate::Error::new(
-                                crate::ErrorCode::Cancelled,
-                                "Cancelled.",
-                            ));
-                        }
-                        table.insert(r.key.clone(), r);
-                        Ok(())
-                    })?;
-                    tables.insert(t.name.clone(), table);
-                }
-                Ok(Snapshot { revision: store.revision()?, tables })
-            })
+        store.read(|store| {
+            let mut tables = BTreeMap::new();
+            let mut rows = 0u64;
+            for t in &store.schema().entity_types {
+                let mut table = BTreeMap::new();
+                store.for_each_row(t, |r| {
+                    rows += 1;
+                    if rows.is_multiple_of(TICK_EVERY_ROWS) && !tick() {
+                        return Err(crate::Error::new(crate::ErrorCode::Cancelled, "Cancelled."));
+                    }
+                    table.insert(r.key.clone(), r);
+                    Ok(())
+                })?;
+                tables.insert(t.name.clone(), table);
+            }
+            Ok(Snapshot { revision: store.revision()?, tables })
         })
     }
 

@@ -84,16 +84,6 @@ pub fn write_xlsx(
     path: &Path,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    store.scan_once(|| write_workbook(store, kind, path, now))
-}
-
-/// [`write_xlsx`]'s work, under a small page cache.
-fn write_workbook(
-    store: &Store,
-    kind: TemplateKind,
-    path: &Path,
-    now: DateTime<Utc>,
-) -> Result<()> {
     let (dir, _) = destination(path)?;
     let schema = store.schema();
     let snapshot = snapshot(store)?;
