@@ -264,7 +264,7 @@ fn end_to_end(files: &Files, rows: usize, upload: &Path) -> BoxResult<Measured> 
     let mut probe = Probe::start();
     let mut store = Store::open(db.path())?;
     // As `plan::from_file` does: the file is read once, fingerprinted, then parsed on a
-    // second thread while this one loads the stored rows.
+    // second thread while this one loads the stored rows, and freed before the plan.
     let bytes = std::fs::read(upload)?;
     let name = upload.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let input = InputFile::from_bytes(&name, &bytes);
@@ -272,13 +272,14 @@ fn end_to_end(files: &Files, rows: usize, upload: &Path) -> BoxResult<Measured> 
     let (workbook, snapshot) =
         plan::read_with_snapshot(&store, &name, &bytes, &CsvOptions::default(), &mut |_, _| true)?;
     probe.lap("import::read + Snapshot::load (two threads)");
+    drop(bytes);
     let thresholds = Thresholds::load(&store)?;
     let plan =
         plan::build(store.schema(), &snapshot, &workbook, Mode::Complete, input, &thresholds);
     probe.lap("plan::build");
     // As `plan::from_file` returns: the upload and the stored rows are freed before the apply.
     let read: usize = workbook.sheets.iter().map(|s| s.rows.len()).sum();
-    drop((bytes, workbook, snapshot));
+    drop((workbook, snapshot));
     probe.lap("free the upload and stored rows");
     check_plan(&plan, expected)?;
     let run = apply::run(&mut store, &plan, &force(), fixed_now(), &mut |_, _| true)?;

@@ -346,16 +346,19 @@ pub fn from_file(
     csv: &crate::import::CsvOptions,
     reading: &mut dyn FnMut(u64, u64) -> bool,
 ) -> crate::Result<Plan> {
-    // Read once: the same bytes are parsed and fingerprinted for the history.
+    // Read once: the same bytes are fingerprinted for the history and parsed, then freed
+    // before the plan is built, the peak of a sync's memory (issue 6).
     let bytes = crate::import::load(path)?;
     let name = crate::import::file_name(path);
+    let input = InputFile::from_bytes(&name, &bytes);
     let (workbook, snapshot) = read_with_snapshot(store, &name, &bytes, csv, reading)?;
+    drop(bytes);
     Ok(build(
         store.schema(),
         &snapshot,
         &workbook,
         mode,
-        InputFile::from_bytes(&name, &bytes),
+        input,
         &crate::thresholds::Thresholds::load(store)?,
     ))
 }
