@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::error::Result;
-use crate::import::{self, Cell, RawSheet, RawWorkbook};
+use crate::import::{self, Cell, RawRow, RawSheet, RawWorkbook};
 use crate::schema::{AttributeKind, EntityType, Schema};
 use crate::store::{Row, Store, Text};
 use crate::template;
@@ -101,11 +101,12 @@ enum Patch<'w> {
     Set(Cow<'w, str>),
 }
 
-/// One data row, read and validated.
+/// One data row whose command and key are valid. Its values are read during the merge with
+/// the stored rows ([`value_patches`]), one row at a time: holding the patches of every row
+/// at once cost 50 MB at 100k rows, a fifth of a sync's peak (issue 6).
 struct Intent<'w> {
-    row: u32,
+    raw: &'w RawRow,
     action: Action,
-    patches: Vec<Patch<'w>>,
 }
 
 /// Where each attribute sits in a sheet: indexes into its headers (and cells).
@@ -488,23 +489,9 @@ impl TypeChanges {
         let mut mentioned: HashSet<String> = HashSet::new();
         for raw in &sheet.rows {
             let cell_at = |i: usize| raw.cells.get(i).unwrap_or(&Cell::Empty);
-            let mut finding = |severity,
-                               code,
-                               col: Option<usize>,
-                               value: Option<String>,
-                               message: String,
-                               fix: String| {
-                findings.push(Finding {
-                    severity,
-                    code,
-                    sheet: Some(sheet.name.clone()),
-                    row: Some(raw.row),
-                    column: col.map(|c| columns.letters[c].clone()),
-                    header: col.map(|c| columns.headers[c].clone()),
-                    value,
-                    message,
-                    fix,
-                })
+            let place = RowPlace { sheet, columns, row: raw.row };
+            let mut finding = |severity, code, col, value, message, fix| {
+                findings.push(place.finding(severity, code, col, value, message, fix))
             };
             // The command.
             let action = match (mode, columns.command) {
@@ -627,64 +614,7 @@ impl TypeChanges {
                 );
                 continue;
             }
-            // The values.
-            let mut patches = Vec::with_capacity(et.attributes.len());
-            for (ai, attr) in et.attributes.iter().enumerate() {
-                let Some(c) = columns.attributes[ai] else {
-                    patches.push(Patch::Keep);
-                    continue;
-                };
-                if action == Action::Delete {
-                    patches.push(Patch::Keep);
-                    continue;
-                }
-                let cell = cell_at(c);
-                if is_null_null(cell) {
-                    if attr.required && mode == Mode::Incremental {
-                        finding(
-                            Severity::Error,
-                            "null_required",
-                            Some(c),
-                            Some(import::NULL_NULL.into()),
-                            format!("{} is required, so NULL_NULL cannot clear it.", attr.name),
-                            "Type a value, or leave the cell blank to keep the stored one.".into(),
-                        );
-                        patches.push(Patch::Keep);
-                        continue;
-                    }
-                    if mode == Mode::Complete {
-                        finding(
-                            Severity::Warning,
-                            "null_in_complete_mode",
-                            Some(c),
-                            Some(import::NULL_NULL.into()),
-                            "NULL_NULL in complete mode means empty, as a blank cell does.".into(),
-                            "Leave the cell blank instead.".into(),
-                        );
-                    }
-                    patches.push(Patch::Set(Cow::Borrowed("")));
-                    continue;
-                }
-                match canonical_cow(&attr.kind, cell) {
-                    Ok(v) if v.is_empty() => patches.push(match mode {
-                        Mode::Complete => Patch::Set(Cow::Borrowed("")),
-                        Mode::Incremental => Patch::Keep,
-                    }),
-                    Ok(v) => patches.push(Patch::Set(v)),
-                    Err(problem) => {
-                        finding(
-                            Severity::Error,
-                            "bad_value",
-                            Some(c),
-                            Some(cell_text(cell)),
-                            sentence(&problem.message),
-                            problem.fix.clone(),
-                        );
-                        patches.push(Patch::Keep);
-                    }
-                }
-            }
-            intents.push((key, Intent { row: raw.row, action, patches }));
+            intents.push((key, Intent { raw, action }));
         }
         if ignored_commands > 0 {
             findings.push(sheet_finding(
@@ -703,19 +633,25 @@ impl TypeChanges {
         // The stored rows are walked beside the intents, both in key order: a merge rather than
         // a lookup per key (most of the time of a plan of 100k rows went to comparing keys).
         let mut stored_rows = table.iter().peekable();
+        let mut patches = Vec::with_capacity(et.attributes.len());
         for rows in intents.chunk_by(|a, b| a.0 == b.0) {
             let key = &rows[0].0;
             while stored_rows.next_if(|(k, _)| k.as_str() < key.as_str()).is_some() {}
             let stored =
                 stored_rows.peek().filter(|(k, _)| k.as_str() == key.as_str()).map(|(_, row)| *row);
             if rows.len() > 1 {
-                let numbers: Vec<String> = rows.iter().map(|(_, i)| i.row.to_string()).collect();
+                // Every row's values are still checked, so each problem is reported at once.
+                for (_, intent) in rows {
+                    value_patches(et, sheet, columns, mode, intent, findings, &mut patches);
+                }
+                let numbers: Vec<String> =
+                    rows.iter().map(|(_, i)| i.raw.row.to_string()).collect();
                 for (_, intent) in &rows[1..] {
                     findings.push(Finding {
                         severity: Severity::Error,
                         code: "duplicate_key",
                         sheet: Some(sheet.name.clone()),
-                        row: Some(intent.row),
+                        row: Some(intent.raw.row),
                         column: Some(columns.letters[columns.key].clone()),
                         header: Some(columns.headers[columns.key].clone()),
                         value: Some(key.clone()),
@@ -732,13 +668,14 @@ impl TypeChanges {
                 continue;
             }
             let intent = &rows[0].1;
+            value_patches(et, sheet, columns, mode, intent, findings, &mut patches);
             let not_found =
                 |findings: &mut Vec<Finding>, code, severity, message: String, fix: &str| {
                     findings.push(Finding {
                         severity,
                         code,
                         sheet: Some(sheet.name.clone()),
-                        row: Some(intent.row),
+                        row: Some(intent.raw.row),
                         column: Some(columns.letters[columns.key].clone()),
                         header: Some(columns.headers[columns.key].clone()),
                         value: Some(key.clone()),
@@ -750,11 +687,11 @@ impl TypeChanges {
             let change = match (intent.action, stored) {
                 // Complete mode and Merge on a stored row, Modify: update the cells given.
                 (Action::Upsert | Action::Merge | Action::Modify, Some(old)) => {
-                    update(et, old, &intent.patches, source(intent.row))
+                    update(et, old, &patches, source(intent.raw.row))
                 }
                 // Complete mode and Merge on a new key, Add: create it.
                 (Action::Upsert | Action::Merge | Action::Add, None) => {
-                    Some(create(et, key, &intent.patches, source(intent.row)))
+                    Some(create(et, key, &patches, source(intent.raw.row)))
                 }
                 (Action::Add, Some(_)) => {
                     not_found(
@@ -776,7 +713,7 @@ impl TypeChanges {
                     );
                     None
                 }
-                (Action::Delete, Some(old)) => Some(delete(et, old, source(intent.row))),
+                (Action::Delete, Some(old)) => Some(delete(et, old, source(intent.raw.row))),
                 (Action::Delete, None) => {
                     not_found(
                         findings,
@@ -808,6 +745,113 @@ impl TypeChanges {
             }
         }
         TypeChanges { changes, unchanged }
+    }
+}
+
+/// The patches of one row's values, into `patches` (cleared first); problems with a value are
+/// findings, and leave its attribute as stored.
+fn value_patches<'w>(
+    et: &EntityType,
+    sheet: &RawSheet,
+    columns: &Columns,
+    mode: Mode,
+    intent: &Intent<'w>,
+    findings: &mut Vec<Finding>,
+    patches: &mut Vec<Patch<'w>>,
+) {
+    let (raw, action) = (intent.raw, intent.action);
+    let cell_at = |i: usize| raw.cells.get(i).unwrap_or(&Cell::Empty);
+    let place = RowPlace { sheet, columns, row: raw.row };
+    let mut finding = |severity, code, col, value, message, fix| {
+        findings.push(place.finding(severity, code, col, value, message, fix))
+    };
+    patches.clear();
+    for (ai, attr) in et.attributes.iter().enumerate() {
+        let Some(c) = columns.attributes[ai] else {
+            patches.push(Patch::Keep);
+            continue;
+        };
+        if action == Action::Delete {
+            patches.push(Patch::Keep);
+            continue;
+        }
+        let cell = cell_at(c);
+        if is_null_null(cell) {
+            if attr.required && mode == Mode::Incremental {
+                finding(
+                    Severity::Error,
+                    "null_required",
+                    Some(c),
+                    Some(import::NULL_NULL.into()),
+                    format!("{} is required, so NULL_NULL cannot clear it.", attr.name),
+                    "Type a value, or leave the cell blank to keep the stored one.".into(),
+                );
+                patches.push(Patch::Keep);
+                continue;
+            }
+            if mode == Mode::Complete {
+                finding(
+                    Severity::Warning,
+                    "null_in_complete_mode",
+                    Some(c),
+                    Some(import::NULL_NULL.into()),
+                    "NULL_NULL in complete mode means empty, as a blank cell does.".into(),
+                    "Leave the cell blank instead.".into(),
+                );
+            }
+            patches.push(Patch::Set(Cow::Borrowed("")));
+            continue;
+        }
+        match canonical_cow(&attr.kind, cell) {
+            Ok(v) if v.is_empty() => patches.push(match mode {
+                Mode::Complete => Patch::Set(Cow::Borrowed("")),
+                Mode::Incremental => Patch::Keep,
+            }),
+            Ok(v) => patches.push(Patch::Set(v)),
+            Err(problem) => {
+                finding(
+                    Severity::Error,
+                    "bad_value",
+                    Some(c),
+                    Some(cell_text(cell)),
+                    sentence(&problem.message),
+                    problem.fix.clone(),
+                );
+                patches.push(Patch::Keep);
+            }
+        }
+    }
+}
+
+/// Where a data row's findings point: its sheet, its columns and its row number.
+struct RowPlace<'a> {
+    sheet: &'a RawSheet,
+    columns: &'a Columns,
+    row: u32,
+}
+
+impl RowPlace<'_> {
+    /// A finding about the cell in column `col` (or about the row, when `None`).
+    fn finding(
+        &self,
+        severity: Severity,
+        code: &'static str,
+        col: Option<usize>,
+        value: Option<String>,
+        message: String,
+        fix: String,
+    ) -> Finding {
+        Finding {
+            severity,
+            code,
+            sheet: Some(self.sheet.name.clone()),
+            row: Some(self.row),
+            column: col.map(|c| self.columns.letters[c].clone()),
+            header: col.map(|c| self.columns.headers[c].clone()),
+            value,
+            message,
+            fix,
+        }
     }
 }
 

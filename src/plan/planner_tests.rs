@@ -270,6 +270,29 @@ fn duplicate_keys_name_both_rows_and_change_nothing() {
 }
 
 #[test]
+fn the_values_of_every_row_are_checked_whatever_their_key_order_or_duplicates() {
+    // Values are read during the merge with the stored rows, in key order: each problem is
+    // still reported on its own row, duplicates included, in row and column order.
+    let p = incremental(&[
+        &[("Command", "Modify"), ("Identifier", "00003"), ("ContractStartDate", "soon")],
+        &[("Command", "Modify"), ("Identifier", "00002"), ("ContractEndDate", "later")],
+        &[("Command", "Modify"), ("Identifier", "00002"), ("ContractStartDate", "never")],
+        &[("Command", "Modify"), ("Identifier", "00001"), ("JobTitle", "Head")],
+    ]);
+    let found: Vec<_> = p.findings.iter().map(|f| (f.code, f.location())).collect();
+    assert_eq!(
+        found,
+        [
+            ("bad_value", "User!L2 (ContractStartDate)".to_string()),
+            ("bad_value", "User!M3 (ContractEndDate)".to_string()),
+            ("duplicate_key", "User!B4 (Identifier)".to_string()),
+            ("bad_value", "User!L4 (ContractStartDate)".to_string()),
+        ]
+    );
+    assert_eq!(ops(&p), [(Op::Update, "00001")], "the valid row is planned");
+}
+
+#[test]
 fn a_reference_may_point_at_a_row_the_same_file_creates_but_not_at_nothing() {
     let p = incremental(&[
         &[("Command", "Modify"), ("Identifier", "00002"), ("Manager", "00010")],
