@@ -69,9 +69,9 @@ impl FuzzCell {
     fn cell(&self) -> Cell {
         match self {
             FuzzCell::Empty => Cell::Empty,
-            FuzzCell::Key(n) => Cell::Text(key(*n)),
+            FuzzCell::Key(n) => Cell::Text(key(*n).into()),
             FuzzCell::KeyNumber(n) => Cell::Float(f64::from(n % KEYS)),
-            FuzzCell::KeyPadded(n) => Cell::Text(format!("00{}", n % KEYS)),
+            FuzzCell::KeyPadded(n) => Cell::Text(format!("00{}", n % KEYS).into()),
             FuzzCell::Null => Cell::Text("NULL_NULL".into()),
             FuzzCell::Text(s) => Cell::Text(s.chars().take(64).collect()),
             FuzzCell::Int(i) => Cell::Int(*i),
@@ -101,17 +101,17 @@ fn stored() -> &'static Snapshot {
                     .attributes
                     .iter()
                     .map(|a| match &a.kind {
-                        AttributeKind::Text => format!("{} {n}", a.name),
-                        AttributeKind::Integer => n.to_string(),
-                        AttributeKind::Decimal => format!("{n}.5"),
+                        AttributeKind::Text => format!("{} {n}", a.name).into(),
+                        AttributeKind::Integer => n.to_string().into(),
+                        AttributeKind::Decimal => format!("{n}.5").into(),
                         AttributeKind::Bool => "true".into(),
-                        AttributeKind::Date => format!("2020-01-0{}", n + 1),
-                        AttributeKind::Email => format!("k{n}@example.com"),
-                        AttributeKind::Reference { .. } if n == 0 => String::new(),
-                        AttributeKind::Reference { .. } => key(0),
+                        AttributeKind::Date => format!("2020-01-0{}", n + 1).into(),
+                        AttributeKind::Email => format!("k{n}@example.com").into(),
+                        AttributeKind::Reference { .. } if n == 0 => Default::default(),
+                        AttributeKind::Reference { .. } => key(0).into(),
                     })
                     .collect();
-                table.insert(key(n), Row { key: key(n), values });
+                table.insert(key(n).into(), Row { key: key(n).into(), values });
             }
             tables.insert(t.name.clone(), table);
         }
@@ -150,7 +150,7 @@ fuzz_target!(|input: Input| {
                     let mut cells = Vec::new();
                     if s.with_command {
                         let command = COMMANDS[usize::from(r.command) % COMMANDS.len()];
-                        cells.push(Cell::Text(command.to_string()));
+                        cells.push(Cell::Text(command.into()));
                     }
                     cells.push(r.key.cell());
                     cells.extend(r.cells.iter().take(headers.len() + 1).map(FuzzCell::cell));
