@@ -647,42 +647,34 @@ impl TypeChanges {
                 let numbers: Vec<String> =
                     rows.iter().map(|(_, i)| i.raw.row.to_string()).collect();
                 for (_, intent) in &rows[1..] {
-                    findings.push(Finding {
-                        severity: Severity::Error,
-                        code: "duplicate_key",
-                        sheet: Some(sheet.name.clone()),
-                        row: Some(intent.raw.row),
-                        column: Some(columns.letters[columns.key].clone()),
-                        header: Some(columns.headers[columns.key].clone()),
-                        value: Some(key.clone()),
-                        message: format!(
+                    let place = RowPlace { sheet, columns, row: intent.raw.row };
+                    findings.push(place.finding(
+                        Severity::Error,
+                        "duplicate_key",
+                        Some(columns.key),
+                        Some(key.clone()),
+                        format!(
                             "The {} {key} appears on rows {} of {}.",
                             et.key,
                             numbers.join(" and "),
                             sheet.name
                         ),
-                        fix: "Keep one row per key: merge the rows or delete the extra ones."
-                            .into(),
-                    });
+                        "Keep one row per key: merge the rows or delete the extra ones.".into(),
+                    ));
                 }
                 continue;
             }
             let intent = &rows[0].1;
             value_patches(et, sheet, columns, mode, intent, findings, &mut patches);
-            let not_found =
-                |findings: &mut Vec<Finding>, code, severity, message: String, fix: &str| {
-                    findings.push(Finding {
-                        severity,
-                        code,
-                        sheet: Some(sheet.name.clone()),
-                        row: Some(intent.raw.row),
-                        column: Some(columns.letters[columns.key].clone()),
-                        header: Some(columns.headers[columns.key].clone()),
-                        value: Some(key.clone()),
-                        message,
-                        fix: fix.to_string(),
-                    })
-                };
+            let place = RowPlace { sheet, columns, row: intent.raw.row };
+            let not_found = |findings: &mut Vec<Finding>,
+                             code,
+                             severity,
+                             message: String,
+                             fix: &str| {
+                let (key_column, key) = (Some(columns.key), Some(key.clone()));
+                findings.push(place.finding(severity, code, key_column, key, message, fix.into()))
+            };
             // One arm per (action, stored) pair: SPEC section 4's table.
             let change = match (intent.action, stored) {
                 // Complete mode and Merge on a stored row, Modify: update the cells given.
