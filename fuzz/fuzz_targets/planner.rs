@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use arbitrary::Arbitrary;
 use idbulk::Row;
-use idbulk::import::{Cell, FileFormat, RawHeader, RawRow, RawSheet, RawWorkbook};
+use idbulk::import::{Cell, CellDateTime, FileFormat, RawHeader, RawRow, RawSheet, RawWorkbook};
 use idbulk::plan::Snapshot;
 use idbulk::schema::AttributeKind;
 use libfuzzer_sys::fuzz_target;
@@ -78,8 +78,8 @@ impl FuzzCell {
             FuzzCell::Float(x) => Cell::Float(*x),
             FuzzCell::Bool(b) => Cell::Bool(*b),
             FuzzCell::Date(d) => {
-                let serial = f64::from(*d) + 20_000.0;
-                Cell::DateTime { serial, iso: format!("2000-01-{:02}", d % 28 + 1) }
+                let iso = format!("2000-01-{:02}", d % 28 + 1);
+                Cell::DateTime(CellDateTime::from_iso(&iso).expect("a valid date"))
             }
             FuzzCell::Error => Cell::Error("#N/A".into()),
             FuzzCell::Formula => Cell::FormulaWithoutValue("A1+1".into()),

@@ -179,7 +179,7 @@ fn textual(cell: &Cell, trim: bool) -> Result<String, CellProblem> {
         Cell::Float(x) => Ok(plain_number(*x)),
         Cell::Bool(true) => Ok("TRUE".into()),
         Cell::Bool(false) => Ok("FALSE".into()),
-        Cell::DateTime { iso, .. } => Err(CellProblem::new(
+        Cell::DateTime(iso) => Err(CellProblem::new(
             format!("Excel turned this value into a date ({iso})"),
             "Format the column as Text, type the value again exactly as it should be, and \
              upload again.",
@@ -278,7 +278,7 @@ fn integer(cell: &Cell) -> Result<String, CellProblem> {
             }
         }
         Cell::Bool(_) => Err(not_a_number(&cell.to_string(), "a whole number", FIX)),
-        Cell::DateTime { iso, .. } => Err(CellProblem::new(
+        Cell::DateTime(iso) => Err(CellProblem::new(
             format!("Excel turned this number into a date ({iso})"),
             "Format the column as Number and type the value again.",
         )),
@@ -312,7 +312,7 @@ fn decimal(cell: &Cell) -> Result<String, CellProblem> {
             }
         }
         Cell::Bool(_) => Err(not_a_number(&cell.to_string(), "a number", FIX)),
-        Cell::DateTime { iso, .. } => Err(CellProblem::new(
+        Cell::DateTime(iso) => Err(CellProblem::new(
             format!("Excel turned this number into a date ({iso})"),
             "Format the column as Number and type the value again.",
         )),
@@ -342,7 +342,7 @@ fn boolean(cell: &Cell) -> Result<String, CellProblem> {
             "false" | "no" | "0" => Ok("false".into()),
             _ => Err(refused(format!("\"{}\"", text.trim()))),
         },
-        Cell::Int(_) | Cell::Float(_) | Cell::DateTime { .. } => Err(refused(cell.to_string())),
+        Cell::Int(_) | Cell::Float(_) | Cell::DateTime(_) => Err(refused(cell.to_string())),
         Cell::Duration(_) | Cell::Error(_) | Cell::FormulaWithoutValue(_) => {
             Err(never_a_value(cell).unwrap_or_else(|| CellProblem::new("not a value", "")))
         }
@@ -377,12 +377,12 @@ fn iso_date(text: &str) -> Result<String, CellProblem> {
 fn date(cell: &Cell) -> Result<String, CellProblem> {
     match cell {
         Cell::Empty => Ok(String::new()),
-        Cell::DateTime { iso, .. } if iso.len() == 10 => Ok(iso.clone()),
-        Cell::DateTime { iso, .. } if iso.len() == 8 => Err(CellProblem::new(
+        Cell::DateTime(date) if date.is_date() => Ok(date.iso()),
+        Cell::DateTime(iso) if iso.is_time_only() => Err(CellProblem::new(
             format!("the cell holds a time of day ({iso}), not a date"),
             "Type the date as YYYY-MM-DD, for example 2024-01-31.",
         )),
-        Cell::DateTime { iso, .. } => Err(CellProblem::new(
+        Cell::DateTime(iso) => Err(CellProblem::new(
             format!("the cell holds a date and a time ({iso}); only a date is expected"),
             "Remove the time of day, or type the date as YYYY-MM-DD.",
         )),
@@ -403,6 +403,7 @@ fn date(cell: &Cell) -> Result<String, CellProblem> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::import::CellDateTime;
 
     fn text(s: &str) -> Cell {
         Cell::Text(s.into())
@@ -461,7 +462,7 @@ mod tests {
 
     #[test]
     fn text_turned_into_a_date_is_refused() {
-        let cell = Cell::DateTime { serial: 45293.0, iso: "2024-01-02".into() };
+        let cell = Cell::DateTime(CellDateTime::from_iso("2024-01-02").unwrap());
         let m = problem(&AttributeKind::Text, cell.clone());
         assert_eq!(m, "Excel turned this value into a date (2024-01-02)");
         assert!(canonical_key(&cell).is_err());
@@ -490,7 +491,7 @@ mod tests {
             assert!(problem(kind, Cell::Error("#N/A".into())).contains("Excel error #N/A"));
             let m = problem(kind, Cell::FormulaWithoutValue("SUM(A1:A3)".into()));
             assert!(m.contains("the formula =SUM(A1:A3) but no calculated value"), "{m}");
-            let m = problem(kind, Cell::FormulaWithoutValue(String::new()));
+            let m = problem(kind, Cell::FormulaWithoutValue("".into()));
             assert!(m.starts_with("the cell holds a formula but"), "{m}");
             assert!(problem(kind, Cell::Duration("36:00:00".into())).contains("duration"));
             assert_eq!(ok(kind, Cell::Empty), "", "empty is the empty value for {kind:?}");
@@ -527,7 +528,7 @@ mod tests {
         assert!(problem(&Integer, text("12 kg")).contains("not a whole number"));
         assert!(problem(&Integer, text("99999999999999999999")).contains("too large"));
         assert!(problem(&Integer, Cell::Bool(true)).contains("TRUE is not"));
-        let date = Cell::DateTime { serial: 45322.0, iso: "2024-01-31".into() };
+        let date = Cell::DateTime(CellDateTime::from_iso("2024-01-31").unwrap());
         assert!(problem(&Integer, date).contains("into a date"));
     }
 
@@ -572,7 +573,7 @@ mod tests {
     #[test]
     fn dates_are_iso_only() {
         use AttributeKind::Date;
-        let cell = |iso: &str| Cell::DateTime { serial: 0.0, iso: iso.into() };
+        let cell = |iso: &str| Cell::DateTime(CellDateTime::from_iso(iso).unwrap());
         assert_eq!(ok(&Date, cell("2024-01-31")), "2024-01-31");
         assert_eq!(ok(&Date, text(" 2024-02-29 ")), "2024-02-29");
         let m = problem(&Date, text("31/01/2024"));

@@ -96,6 +96,7 @@ use std::fmt;
 use std::io::Read;
 use std::path::Path;
 
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -184,6 +185,10 @@ pub struct RawRow {
 }
 
 /// What one cell holds, exactly as the file stored it.
+///
+/// 24 bytes: a large upload holds millions of cells, so the rare kinds keep their text boxed
+/// and a date its value rather than its text, leaving room for [`Cell::Text`]'s inline
+/// string (a quarter of an upload's memory, issue 6).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", content = "value", rename_all = "snake_case")]
 pub enum Cell {
@@ -197,21 +202,14 @@ pub enum Cell {
     Float(f64),
     /// TRUE or FALSE.
     Bool(bool),
-    /// A date or date-time.
-    DateTime {
-        /// The serial number as the workbook stores it, in the workbook's own date system
-        /// (1900 or 1904); for `.ods`, days since 1899-12-30.
-        serial: f64,
-        /// The date it stands for: `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SS` when the time is not
-        /// midnight, or `HH:MM:SS` for a time of day alone.
-        iso: String,
-    },
+    /// A date, a date-time or a time of day.
+    DateTime(CellDateTime),
     /// A duration (Excel `[h]:mm:ss` format, ODS `PT..` values), as text.
-    Duration(String),
+    Duration(Box<str>),
     /// An Excel error value, e.g. `#N/A`.
-    Error(String),
+    Error(Box<str>),
     /// A formula with no cached result; holds the formula text without `=`.
-    FormulaWithoutValue(String),
+    FormulaWithoutValue(Box<str>),
 }
 
 impl Cell {
@@ -236,10 +234,81 @@ impl fmt::Display for Cell {
             Cell::Float(x) => write!(f, "{}", if *x == 0.0 { 0.0 } else { *x }),
             Cell::Bool(true) => f.write_str("TRUE"),
             Cell::Bool(false) => f.write_str("FALSE"),
-            Cell::DateTime { iso, .. } => f.write_str(iso),
+            Cell::DateTime(date_time) => write!(f, "{date_time}"),
             Cell::Duration(text) | Cell::Error(text) => f.write_str(text),
             Cell::FormulaWithoutValue(formula) => write!(f, "={formula}"),
         }
+    }
+}
+
+/// What a [`Cell::DateTime`] holds: the date and time the workbook's serial number stands
+/// for (in its own date system, 1900 or 1904), and whether it is a time of day alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CellDateTime {
+    value: NaiveDateTime,
+    time_only: bool,
+}
+
+impl CellDateTime {
+    /// A date-time; `time_only` when the workbook stored a time of day alone (a serial number
+    /// before day 1), which is then shown without its date.
+    pub fn new(value: NaiveDateTime, time_only: bool) -> CellDateTime {
+        // A time of day is the same in either date system: its date is set to one.
+        let value = match NaiveDate::from_ymd_opt(1899, 12, 31) {
+            Some(day) if time_only => day.and_time(value.time()),
+            _ => value,
+        };
+        CellDateTime { value, time_only }
+    }
+
+    /// Reads back the forms [`CellDateTime::iso`] writes.
+    pub fn from_iso(text: &str) -> Option<CellDateTime> {
+        if let Ok(time) = NaiveTime::parse_from_str(text, "%H:%M:%S") {
+            return Some(CellDateTime::new(NaiveDateTime::new(NaiveDate::MIN, time), true));
+        }
+        let value = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S")
+            .ok()
+            .or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?.and_hms_opt(0, 0, 0))?;
+        Some(CellDateTime::new(value, false))
+    }
+
+    /// `YYYY-MM-DD` at midnight, `YYYY-MM-DDTHH:MM:SS` otherwise, `HH:MM:SS` for a time of day
+    /// alone (fractions of a second are not shown).
+    pub fn iso(&self) -> String {
+        self.to_string()
+    }
+
+    /// Whether it is a time of day alone.
+    pub fn is_time_only(&self) -> bool {
+        self.time_only
+    }
+
+    /// Whether it is a date alone: not a time of day, and at midnight.
+    pub fn is_date(&self) -> bool {
+        !self.time_only && self.value.time().num_seconds_from_midnight() == 0
+    }
+}
+
+impl fmt::Display for CellDateTime {
+    /// The ISO form ([`CellDateTime::iso`]).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let format = if self.time_only {
+            "%H:%M:%S"
+        } else if self.is_date() {
+            "%Y-%m-%d"
+        } else {
+            "%Y-%m-%dT%H:%M:%S"
+        };
+        write!(f, "{}", self.value.format(format))
+    }
+}
+
+impl Serialize for CellDateTime {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 
@@ -650,6 +719,34 @@ mod tests {
         assert_eq!(Cell::FormulaWithoutValue("SUM(A1:A3)".into()).to_string(), "=SUM(A1:A3)");
         assert!(Cell::Text(" \t".into()).is_blank());
         assert!(!Cell::Int(0).is_blank());
+    }
+
+    #[test]
+    fn dates_show_as_iso_dates_times_of_day_without_their_date() {
+        let at = |y, m, d, h, min| {
+            NaiveDate::from_ymd_opt(y, m, d).unwrap().and_hms_opt(h, min, 0).unwrap()
+        };
+        let date = CellDateTime::new(at(2024, 1, 31, 0, 0), false);
+        assert_eq!((date.iso(), date.is_date()), ("2024-01-31".to_string(), true));
+        let moment = CellDateTime::new(at(2024, 1, 31, 8, 30), false);
+        assert_eq!((moment.iso(), moment.is_date()), ("2024-01-31T08:30:00".to_string(), false));
+        // A time of day is the same whatever day the date system puts it on.
+        let time = CellDateTime::new(at(1904, 1, 1, 18, 0), true);
+        assert_eq!(time, CellDateTime::new(at(1899, 12, 31, 18, 0), true));
+        assert_eq!(
+            (time.iso(), time.is_time_only(), time.is_date()),
+            ("18:00:00".into(), true, false)
+        );
+        for cell in [date, moment, time] {
+            assert_eq!(CellDateTime::from_iso(&cell.iso()), Some(cell));
+        }
+        assert_eq!(CellDateTime::from_iso("31/01/2024"), None);
+        assert_eq!(
+            serde_json::to_string(&Cell::DateTime(date)).unwrap(),
+            r#"{"type":"date_time","value":"2024-01-31"}"#
+        );
+        // Kept small: an upload holds millions of cells.
+        assert_eq!(std::mem::size_of::<Cell>(), 24);
     }
 
     #[test]

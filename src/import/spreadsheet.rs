@@ -12,13 +12,13 @@ use calamine::{
     Data, DataRef, Dimensions, ExcelDateTime, Ods, Range, Reader, SheetType, SheetVisible, Xls,
     XlsError, Xlsx, XlsxFormulaMetadata,
 };
-use chrono::{NaiveDate, NaiveDateTime, Timelike};
+use chrono::{NaiveDate, NaiveDateTime};
 
 use super::limits::{MAX_COLUMNS, MAX_ROWS, thousands};
 use super::location::column_letters;
 use super::prescan;
 use super::sheet::{CellBudget, SheetBuilder};
-use super::{Cell, FileFormat, Notice, Progress, RawWorkbook, invalid};
+use super::{Cell, CellDateTime, FileFormat, Notice, Progress, RawWorkbook, invalid};
 use crate::error::{Error, Result};
 use crate::template::{LISTS_SHEET, METADATA_SHEET, README_SHEET};
 
@@ -84,44 +84,30 @@ pub(super) fn merged_notice(sheet: &str, regions: &[Dimensions]) -> Option<Notic
     })
 }
 
-/// An ISO form of a date-time: the date alone at midnight, the time alone before day 1.
-fn iso_of(datetime: NaiveDateTime, time_only: bool) -> String {
-    let time = datetime.time();
-    if time_only {
-        time.format("%H:%M:%S").to_string()
-    } else if time.num_seconds_from_midnight() == 0 {
-        datetime.format("%Y-%m-%d").to_string()
-    } else {
-        datetime.format("%Y-%m-%dT%H:%M:%S").to_string()
-    }
-}
-
 pub(super) fn cell_from_excel_datetime(value: &ExcelDateTime) -> Cell {
     let serial = value.as_f64();
     if value.is_duration() {
         let seconds = (serial * 86_400.0).round() as i64;
         let sign = if seconds < 0 { "-" } else { "" };
         let s = seconds.unsigned_abs();
-        return Cell::Duration(format!("{sign}{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60));
+        return Cell::Duration(
+            format!("{sign}{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60).into(),
+        );
     }
     match value.as_datetime() {
-        Some(dt) => Cell::DateTime { serial, iso: iso_of(dt, (0.0..1.0).contains(&serial)) },
+        Some(dt) => Cell::DateTime(CellDateTime::new(dt, (0.0..1.0).contains(&serial))),
         None => Cell::Float(serial),
     }
 }
 
-/// An ODS ISO date or date-time, with its serial in the 1900 system.
+/// An ODS ISO date or date-time.
 fn cell_from_iso(text: &str) -> Cell {
-    let epoch = NaiveDate::from_ymd_opt(1899, 12, 30).and_then(|d| d.and_hms_opt(0, 0, 0));
     let parsed = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").ok().or_else(|| {
         NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0))
     });
-    match (parsed, epoch) {
-        (Some(dt), Some(epoch)) => {
-            let serial = (dt - epoch).num_milliseconds() as f64 / 86_400_000.0;
-            Cell::DateTime { serial, iso: iso_of(dt, false) }
-        }
-        _ => Cell::Text(text.into()),
+    match parsed {
+        Some(dt) => Cell::DateTime(CellDateTime::new(dt, false)),
+        None => Cell::Text(text.into()),
     }
 }
 
@@ -136,8 +122,8 @@ fn cell_from_data(value: &Data) -> Cell {
         Data::Bool(b) => Cell::Bool(*b),
         Data::DateTime(dt) => cell_from_excel_datetime(dt),
         Data::DateTimeIso(iso) => cell_from_iso(iso),
-        Data::DurationIso(d) => Cell::Duration(d.clone()),
-        Data::Error(e) => Cell::Error(e.to_string()),
+        Data::DurationIso(d) => Cell::Duration(d.as_str().into()),
+        Data::Error(e) => Cell::Error(e.to_string().into()),
     }
 }
 
@@ -236,24 +222,27 @@ pub(super) fn read_xlsx_with_calamine(
                     progress.row()?;
                 }
                 let cell = match (record.value, record.formula) {
-                    (DataRef::Empty, Some(formula)) => Cell::FormulaWithoutValue(match formula {
-                        XlsxFormulaMetadata::Normal { formula }
-                        | XlsxFormulaMetadata::Shared { formula, .. } => formula,
-                        _ => String::new(),
-                    }),
+                    (DataRef::Empty, Some(formula)) => Cell::FormulaWithoutValue(
+                        match formula {
+                            XlsxFormulaMetadata::Normal { formula }
+                            | XlsxFormulaMetadata::Shared { formula, .. } => formula,
+                            _ => String::new(),
+                        }
+                        .into(),
+                    ),
                     (value, _) => cell_from_ref(value),
                 };
                 builder.push(&mut budget, row, column, cell)?;
             }
         }
         if role == Role::Metadata {
-            out.metadata = builder.into_pairs();
+            out.metadata = builder.into_pairs()?;
             continue;
         }
         if let Ok(regions) = book.merge_cells_by_sheet_name(&sheet.name) {
             out.notices.extend(merged_notice(&sheet.name, &regions));
         }
-        out.sheets.push(builder.finish());
+        out.sheets.push(builder.finish()?);
     }
     Ok(out)
 }
@@ -354,15 +343,15 @@ where
             let has_value = values.get_value(at).is_some_and(|v| *v != Data::Empty);
             if !has_value && !formula.is_empty() {
                 let text = formula.strip_prefix("of:=").unwrap_or(formula).to_string();
-                builder.push(&mut budget, at.0, at.1, Cell::FormulaWithoutValue(text))?;
+                builder.push(&mut budget, at.0, at.1, Cell::FormulaWithoutValue(text.into()))?;
             }
         }
         if role == Role::Metadata {
-            out.metadata = builder.into_pairs();
+            out.metadata = builder.into_pairs()?;
             continue;
         }
         out.notices.extend(merged_notice(&sheet.name, &merged(book, &sheet.name)));
-        out.sheets.push(builder.finish());
+        out.sheets.push(builder.finish()?);
     }
     Ok(())
 }
@@ -414,12 +403,12 @@ mod tests {
                 Cell::Text("00123".into()),
                 Cell::Float(42.0),
                 Cell::Bool(true),
-                Cell::DateTime { serial: 45322.0, iso: "2024-01-31".into() }
+                Cell::DateTime(CellDateTime::from_iso("2024-01-31").unwrap())
             ]
         );
         assert_eq!(sheet.rows[1].cells[0], Cell::Empty);
         assert!(
-            matches!(&sheet.rows[1].cells[3], Cell::DateTime { iso, .. } if iso == "2024-02-29T12:30:00")
+            matches!(&sheet.rows[1].cells[3], Cell::DateTime(d) if d.iso() == "2024-02-29T12:30:00")
         );
     }
 
@@ -709,7 +698,7 @@ mod tests {
             sheet.rows[0].cells,
             [
                 Cell::Text("00123".into()),
-                Cell::DateTime { serial: 45322.0, iso: "2024-01-31".into() },
+                Cell::DateTime(CellDateTime::from_iso("2024-01-31").unwrap()),
                 Cell::FormulaWithoutValue("SUM([.A1:.A2])".into()),
             ]
         );
@@ -734,14 +723,15 @@ mod tests {
     fn ods_dates_become_iso_with_a_1900_serial() {
         assert_eq!(
             cell_from_iso("2024-01-31"),
-            Cell::DateTime { serial: 45322.0, iso: "2024-01-31".into() }
+            Cell::DateTime(CellDateTime::from_iso("2024-01-31").unwrap())
         );
         assert_eq!(
             cell_from_iso("2024-01-31T00:00:00"),
-            Cell::DateTime { serial: 45322.0, iso: "2024-01-31".into() }
+            Cell::DateTime(CellDateTime::from_iso("2024-01-31").unwrap())
         );
-        assert!(
-            matches!(cell_from_iso("2024-01-31T06:00:00"), Cell::DateTime { serial, .. } if serial == 45322.25)
+        assert_eq!(
+            cell_from_iso("2024-01-31T06:00:00.000"),
+            Cell::DateTime(CellDateTime::from_iso("2024-01-31T06:00:00").unwrap())
         );
         assert_eq!(cell_from_iso("garbage"), Cell::Text("garbage".into()));
     }
@@ -752,8 +742,8 @@ mod tests {
         let d = cell_from_excel_datetime(&ExcelDateTime::new(1.5, TimeDelta, false));
         assert_eq!(d, Cell::Duration("36:00:00".into()));
         let t = cell_from_excel_datetime(&ExcelDateTime::new(0.75, DateTime, false));
-        assert_eq!(t, Cell::DateTime { serial: 0.75, iso: "18:00:00".into() });
+        assert_eq!(t, Cell::DateTime(CellDateTime::from_iso("18:00:00").unwrap()));
         let d1904 = cell_from_excel_datetime(&ExcelDateTime::new(0.0 + 43860.0, DateTime, true));
-        assert_eq!(d1904, Cell::DateTime { serial: 43860.0, iso: "2024-01-31".into() });
+        assert_eq!(d1904, Cell::DateTime(CellDateTime::from_iso("2024-01-31").unwrap()));
     }
 }

@@ -146,11 +146,11 @@ pub(crate) fn read(name: &str, bytes: &[u8], progress: &mut Progress<'_>) -> Res
         let merged = stream.read(&mut budget, &mut builder, progress, done)?;
         done += stream.bytes_read();
         if role == Role::Metadata {
-            out.metadata = builder.into_pairs();
+            out.metadata = builder.into_pairs()?;
             continue;
         }
         out.notices.extend(merged_notice(&sheet.meta.name, &merged));
-        out.sheets.push(builder.finish());
+        out.sheets.push(builder.finish()?);
     }
     Ok(out)
 }
@@ -1000,7 +1000,7 @@ fn xml_cell<B: BufRead>(
     }
     Ok(match (value, formula) {
         (Some(cell), _) => cell,
-        (None, Some(formula)) => Cell::FormulaWithoutValue(formula),
+        (None, Some(formula)) => Cell::FormulaWithoutValue(formula.into()),
         (None, None) => Cell::Empty,
     })
 }
@@ -1317,7 +1317,10 @@ fn cell_value(
             _ => return Err(Stop::Fallback("boolean")),
         },
         CellType::Error => Cell::Error(
-            v.parse::<CellErrorType>().map_err(|_| Stop::Fallback("error value"))?.to_string(),
+            v.parse::<CellErrorType>()
+                .map_err(|_| Stop::Fallback("error value"))?
+                .to_string()
+                .into(),
         ),
         CellType::Date => return Err(Stop::Fallback("ISO date cell")),
         CellType::Str => text(&unescape_to_string(v)),
@@ -1483,9 +1486,10 @@ mod tests {
         assert_eq!(streamed, calamine);
         let cells: Vec<&Cell> = streamed.sheets[0].rows.iter().map(|r| &r.cells[7]).collect();
         assert!(cells.contains(&&Cell::FormulaWithoutValue("1/0".into())), "{cells:?}");
-        let Cell::DateTime { iso, .. } = &streamed.sheets[0].rows[1].cells[4] else {
+        let Cell::DateTime(date) = &streamed.sheets[0].rows[1].cells[4] else {
             panic!("a date");
         };
+        let iso = date.iso();
         assert!(iso.starts_with("2026-"), "four years later in 1904: {iso}");
     }
 
