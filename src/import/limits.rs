@@ -10,7 +10,7 @@
 //! | [`MAX_UNCOMPRESSED_BYTES`] | the declared sizes of every zip entry | decompressing any |
 //! | [`MAX_COMPRESSION_RATIO`] | each entry declaring more than [`RATIO_CHECKED_ABOVE`] | decompressing it |
 //! | [`MAX_ROWS`], [`MAX_COLUMNS`] | `.xlsx`: the sheet's `<dimension>`, then each cell read | keeping it |
-//! | [`MAX_CELLS`] | `.xlsx`, CSV: non-empty cells kept | keeping them |
+//! | [`MAX_CELLS`] | `.xlsx`, CSV: non-empty cells kept; any sheet: data rows times columns | keeping them; aligning a row |
 //! | [`MAX_GRID_CELLS`] | `.xls`, `.ods`: the bounding box of every sheet, from a pre-scan | calamine builds its dense grids |
 //! | [`MAX_CELL_CHARS`] | each text cell | keeping it |
 //!
@@ -53,7 +53,9 @@ pub const MAX_COLUMNS: u32 = 500;
 
 /// The most non-empty cells an `.xlsx` workbook or a CSV file may hold: thirty million, a
 /// million identities of thirty columns (issue 6 asks for a million). Both are streamed, so
-/// memory grows with the cells kept, about 70 bytes each.
+/// memory grows with the cells kept: 24 bytes each, plus any text longer than 24 bytes. A
+/// sheet's data rows times its columns may not exceed it either, as each row is aligned to
+/// hold a cell per column.
 pub const MAX_CELLS: u64 = 30_000_000;
 
 /// The largest area the sheets of an `.xls` or `.ods` workbook may span together (ten
