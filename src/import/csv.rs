@@ -20,6 +20,8 @@
 //!   formula-injection `'` that export added removed again ([`crate::value::csv_import`]).
 //!   Header texts are kept as written (export does not quote them).
 
+use std::borrow::Cow;
+
 use super::limits::{MAX_CELLS, MAX_COLUMNS, MAX_ROWS, thousands};
 use super::location::Location;
 use super::sheet::check_cell_length;
@@ -66,14 +68,15 @@ pub(crate) fn read(
     })
 }
 
-/// The text of the file, per the rules in the module docs.
-fn decode(
+/// The text of the file, per the rules in the module docs: borrowed from the bytes when they
+/// are UTF-8 (a copy of a large file would double its memory, issue 6).
+fn decode<'b>(
     name: &str,
-    bytes: &[u8],
+    bytes: &'b [u8],
     configured: Option<TextEncoding>,
     notices: &mut Vec<Notice>,
-) -> Result<String> {
-    let strict = |encoding: TextEncoding, body: &[u8]| -> Result<String> {
+) -> Result<Cow<'b, str>> {
+    let strict = |encoding: TextEncoding, body: &'b [u8]| -> Result<Cow<'b, str>> {
         let decoded = match encoding {
             TextEncoding::Utf8 => {
                 encoding_rs::UTF_8.decode_without_bom_handling_and_without_replacement(body)
@@ -88,7 +91,7 @@ fn decode(
                 Some(encoding_rs::WINDOWS_1252.decode_without_bom_handling(body).0)
             }
         };
-        decoded.map(|text| text.into_owned()).ok_or_else(|| {
+        decoded.ok_or_else(|| {
             invalid(format!(
                 "{name} is not valid {} text. Choose its encoding in the connection settings, or \
                  save it from Excel as \"CSV UTF-8\".",
@@ -109,7 +112,7 @@ fn decode(
         return strict(encoding, bytes);
     }
     match std::str::from_utf8(bytes) {
-        Ok(text) => Ok(text.to_string()),
+        Ok(text) => Ok(Cow::Borrowed(text)),
         Err(_) => {
             notices.push(Notice {
                 sheet: None,

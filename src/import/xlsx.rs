@@ -35,7 +35,6 @@ use super::spreadsheet::{
 };
 use super::{Cell, FileFormat, Progress, RawWorkbook};
 use crate::error::Error;
-use crate::store::Text;
 
 /// Why the streaming reader stopped.
 #[derive(Debug)]
@@ -107,8 +106,11 @@ pub(crate) fn read(name: &str, bytes: &[u8], progress: &mut Progress<'_>) -> Res
     }
     let rels = relationships(&mut zip, "xl/_rels/workbook.xml.rels")?;
     let book = workbook(&mut zip, &rels)?;
-    let strings =
-        if part("xl/sharedStrings.xml")? { shared_strings(&mut zip)? } else { Vec::new() };
+    let strings = if part("xl/sharedStrings.xml")? {
+        shared_strings(&mut zip)?
+    } else {
+        SharedStrings::default()
+    };
     let formats = if part("xl/styles.xml")? { styles(&mut zip)? } else { Vec::new() };
     for sheet in &book.sheets {
         if !part(&sheet.path)? {
@@ -315,11 +317,11 @@ fn workbook(
 }
 
 /// The shared strings table.
-fn shared_strings(zip: &mut ZipArchive<Cursor<&[u8]>>) -> Result<Vec<Text>> {
+fn shared_strings(zip: &mut ZipArchive<Cursor<&[u8]>>) -> Result<SharedStrings> {
     // Read whole: the table is a fraction of the sheets it serves (a tenth of the 100k
     // benchmark's bytes), it is freed before they are read, and its declared size, which the
-    // zip reader enforces, was checked against the limits. Held as `Text`s, which keep most
-    // strings inline: the table lives as long as the sheets are read.
+    // zip reader enforces, was checked against the limits. The strings themselves live as
+    // long as the sheets are read.
     let mut bytes = Vec::new();
     zip.by_name("xl/sharedStrings.xml")
         .map_err(|_| Stop::Fallback("part missing"))?
@@ -331,10 +333,34 @@ fn shared_strings(zip: &mut ZipArchive<Cursor<&[u8]>>) -> Result<Vec<Text>> {
     }
 }
 
+/// The shared-string table: every string in one buffer, with where each ends. A large table
+/// holds hundreds of thousands of strings; a `Text` each took twice the memory (issue 6).
+#[derive(Debug, Default)]
+struct SharedStrings {
+    text: String,
+    ends: Vec<u32>,
+}
+
+impl SharedStrings {
+    fn push(&mut self, s: &str) -> Result<()> {
+        self.text.push_str(s);
+        // The part's declared size is limited to 2 GiB (limits), so this always fits.
+        let end = u32::try_from(self.text.len()).map_err(|_| Stop::Fallback("strings size"))?;
+        self.ends.push(end);
+        Ok(())
+    }
+
+    fn get(&self, i: usize) -> Option<&str> {
+        let end = *self.ends.get(i)? as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        self.text.get(start..end)
+    }
+}
+
 /// The shared strings scanned by hand, as [`xml_shared_strings`] reads them; `None` for a
 /// table it leaves to quick-xml (a namespace prefix, a comment, something between strings).
 /// A string with rich text or phonetic runs is read by quick-xml from its own bytes.
-fn fast_shared_strings(bytes: &[u8]) -> Result<Option<Vec<Text>>> {
+fn fast_shared_strings(bytes: &[u8]) -> Result<Option<SharedStrings>> {
     let Some(start) = memchr::memmem::find(bytes, b"<sst") else {
         return Ok(None);
     };
@@ -345,7 +371,7 @@ fn fast_shared_strings(bytes: &[u8]) -> Result<Option<Vec<Text>>> {
     {
         return Ok(None);
     }
-    let mut strings = Vec::new();
+    let mut strings = SharedStrings::default();
     let si_end = memchr::memmem::Finder::new(b"</si>");
     let (mut text, mut buf, mut text_buf) = (String::new(), Vec::new(), Vec::new());
     loop {
@@ -363,19 +389,19 @@ fn fast_shared_strings(bytes: &[u8]) -> Result<Option<Vec<Text>>> {
         scan.i += si.len();
         let mut one = Scan { bytes: si, i: 3 };
         match one.simple_string(b"</si>", &mut text)? {
-            Some(s) if one.i == si.len() => strings.push(s.into()),
+            Some(s) if one.i == si.len() => strings.push(&s)?,
             _ => {
                 let mut xml = xml_reader(si);
                 xml.read_event_into(&mut buf)?;
-                strings.push(read_string(&mut xml, "si", &mut buf, &mut text_buf)?.into());
+                strings.push(&read_string(&mut xml, "si", &mut buf, &mut text_buf)?)?;
             }
         }
     }
 }
 
 /// The shared strings read with quick-xml.
-fn xml_shared_strings<B: BufRead>(mut xml: Reader<B>) -> Result<Vec<Text>> {
-    let mut strings = Vec::new();
+fn xml_shared_strings<B: BufRead>(mut xml: Reader<B>) -> Result<SharedStrings> {
+    let mut strings = SharedStrings::default();
     let mut buf = Vec::new();
     let mut inner = Vec::new();
     let mut text_buf = Vec::new();
@@ -385,7 +411,7 @@ fn xml_shared_strings<B: BufRead>(mut xml: Reader<B>) -> Result<Vec<Text>> {
         match xml.read_event_into(&mut buf)? {
             Event::Start(e) if e.local_name().as_ref() == "sst" => started = true,
             Event::Start(e) if started && e.local_name().as_ref() == "si" => {
-                strings.push(read_string(&mut xml, "si", &mut inner, &mut text_buf)?.into());
+                strings.push(&read_string(&mut xml, "si", &mut inner, &mut text_buf)?)?;
             }
             Event::End(e) if e.local_name().as_ref() == "sst" => return Ok(strings),
             Event::Eof => return Err(Stop::Fallback("truncated shared strings")),
@@ -635,7 +661,7 @@ fn range(text: &str) -> Option<Dimensions> {
 
 /// What the cells of every sheet are read against.
 struct Context<'a> {
-    strings: &'a [Text],
+    strings: &'a SharedStrings,
     formats: &'a [Format],
     is_1904: bool,
 }
@@ -1306,8 +1332,8 @@ fn cell_value(
             }
             let i = v.parse::<usize>().unwrap_or(0);
             match context.strings.get(i).ok_or(Stop::Fallback("string index"))? {
-                s if s.is_empty() => Cell::Empty,
-                s => Cell::Text(s.clone()),
+                "" => Cell::Empty,
+                s => Cell::Text(s.into()),
             }
         }
         CellType::Bool => match v.trim() {
@@ -1538,7 +1564,8 @@ mod tests {
 
     #[test]
     fn the_hand_scanner_reads_typical_rows_itself() {
-        let strings = [Text::from("shared")];
+        let mut strings = SharedStrings::default();
+        strings.push("shared").unwrap();
         let context = Context { strings: &strings, formats: &[Format::Other], is_1904: false };
         let (mut out, mut text) = (Vec::new(), String::new());
         let mut at = (0, 0);
@@ -1665,6 +1692,7 @@ mod tests {
         )
         .unwrap()
         .unwrap();
+        let strings: Vec<&str> = (0..3).filter_map(|i| strings.get(i)).collect();
         assert_eq!(strings, ["a & b", " c ", "rich"]);
     }
 
