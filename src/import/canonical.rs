@@ -179,8 +179,8 @@ fn textual(cell: &Cell, trim: bool) -> Result<String, CellProblem> {
         Cell::Float(x) => Ok(plain_number(*x)),
         Cell::Bool(true) => Ok("TRUE".into()),
         Cell::Bool(false) => Ok("FALSE".into()),
-        Cell::DateTime(iso) => Err(CellProblem::new(
-            format!("Excel turned this value into a date ({iso})"),
+        Cell::DateTime(date) => Err(CellProblem::new(
+            format!("Excel turned this value into a date ({date})"),
             "Format the column as Text, type the value again exactly as it should be, and \
              upload again.",
         )),
@@ -278,8 +278,8 @@ fn integer(cell: &Cell) -> Result<String, CellProblem> {
             }
         }
         Cell::Bool(_) => Err(not_a_number(&cell.to_string(), "a whole number", FIX)),
-        Cell::DateTime(iso) => Err(CellProblem::new(
-            format!("Excel turned this number into a date ({iso})"),
+        Cell::DateTime(date) => Err(CellProblem::new(
+            format!("Excel turned this number into a date ({date})"),
             "Format the column as Number and type the value again.",
         )),
         Cell::Duration(_) | Cell::Error(_) | Cell::FormulaWithoutValue(_) => {
@@ -312,8 +312,8 @@ fn decimal(cell: &Cell) -> Result<String, CellProblem> {
             }
         }
         Cell::Bool(_) => Err(not_a_number(&cell.to_string(), "a number", FIX)),
-        Cell::DateTime(iso) => Err(CellProblem::new(
-            format!("Excel turned this number into a date ({iso})"),
+        Cell::DateTime(date) => Err(CellProblem::new(
+            format!("Excel turned this number into a date ({date})"),
             "Format the column as Number and type the value again.",
         )),
         Cell::Duration(_) | Cell::Error(_) | Cell::FormulaWithoutValue(_) => {
@@ -378,12 +378,12 @@ fn date(cell: &Cell) -> Result<String, CellProblem> {
     match cell {
         Cell::Empty => Ok(String::new()),
         Cell::DateTime(date) if date.is_date() => Ok(date.iso()),
-        Cell::DateTime(iso) if iso.is_time_only() => Err(CellProblem::new(
-            format!("the cell holds a time of day ({iso}), not a date"),
+        Cell::DateTime(date) if date.is_time_only() => Err(CellProblem::new(
+            format!("the cell holds a time of day ({date}), not a date"),
             "Type the date as YYYY-MM-DD, for example 2024-01-31.",
         )),
-        Cell::DateTime(iso) => Err(CellProblem::new(
-            format!("the cell holds a date and a time ({iso}); only a date is expected"),
+        Cell::DateTime(date) => Err(CellProblem::new(
+            format!("the cell holds a date and a time ({date}); only a date is expected"),
             "Remove the time of day, or type the date as YYYY-MM-DD.",
         )),
         Cell::Text(text) => {
