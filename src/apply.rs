@@ -324,8 +324,8 @@ pub fn undo(
                     .iter()
                     .enumerate()
                     .filter_map(|(i, a)| {
-                        let old = before.as_ref().map_or("", |r| r.values[i].as_str());
-                        let new = after.as_ref().map_or("", |r| r.values[i].as_str());
+                        let old = before.as_ref().map_or("", |r| &r.values[i]);
+                        let new = after.as_ref().map_or("", |r| &r.values[i]);
                         (old != new).then(|| FieldChange {
                             attribute: a.name.clone(),
                             old: old.into(),

@@ -461,7 +461,7 @@ fn parse_name(stem: &str, name: &str) -> Option<(DateTime<Utc>, u32)> {
 mod tests {
     use super::*;
     use crate::Schema;
-    use crate::store::{Row, Text};
+    use crate::store::Row;
 
     fn at(seconds: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_795_000_000 + seconds, 123_000_000).unwrap()
@@ -470,7 +470,7 @@ mod tests {
     fn site(key: &str) -> Row {
         Row {
             key: key.into(),
-            values: vec![format!("Site {key}").into(), Text::default(), "France".into()],
+            values: [format!("Site {key}").as_str(), "", "France"].into_iter().collect(),
         }
     }
 

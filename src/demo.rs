@@ -75,7 +75,7 @@ fn row(t: &EntityType, pairs: &[(&'static str, String)]) -> Row {
     let mut r = Row::empty(pairs[0].1.clone(), t);
     for (name, value) in &pairs[1..] {
         if let Some(i) = t.attribute_index(name) {
-            r.values[i] = value.into();
+            r.values.set(i, value);
         }
     }
     r
@@ -428,12 +428,7 @@ mod tests {
             for row in store.rows(t).unwrap() {
                 for (a, v) in t.attributes.iter().zip(&row.values) {
                     if let (Some(target), false) = (a.kind.reference_target(), v.is_empty()) {
-                        assert!(
-                            keys[target].contains(v.as_str()),
-                            "{}.{} = {v} dangles",
-                            t.name,
-                            a.name
-                        );
+                        assert!(keys[target].contains(v), "{}.{} = {v} dangles", t.name, a.name);
                     }
                     assert!(
                         !(a.required && v.is_empty()),

@@ -237,7 +237,7 @@ mod tests {
         let first = &page.rows[0];
         let stored = &rows.table("User")[first.key.as_str()];
         let org_key = &stored.values[org];
-        let org_name = rows.table("Organization")[org_key].values[0].clone();
+        let org_name = rows.table("Organization")[org_key].values[0].to_string();
         assert_eq!(first.cells[org], org_name, "the organisation's name, not its key");
     }
 

@@ -812,7 +812,7 @@ mod tests {
         let et = schema.entity_type(t).unwrap();
         let mut row = Row::empty(key, et);
         for (name, value) in values {
-            row.values[et.attribute_index(name).unwrap()] = (*value).into();
+            row.values.set(et.attribute_index(name).unwrap(), value);
         }
         rows.tables.entry(t.into()).or_default().insert(key.into(), row);
     }
@@ -876,7 +876,7 @@ mod tests {
         let et = schema.entity_type("User").unwrap();
         let old = after.table("User")[key].clone();
         let mut new = old.clone();
-        new.values[et.attribute_index(attr).unwrap()] = value.into();
+        new.values.set(et.attribute_index(attr).unwrap(), value);
         let mut next = after.clone();
         next.tables.get_mut("User").unwrap().insert(key.into(), new.clone());
         let c = RecordedChange {

@@ -270,7 +270,7 @@ impl<'s> Parts<'s> {
 
 /// The value of attribute `ai` of a row (`""` when empty).
 pub(crate) fn cell(row: &Row, ai: usize) -> &str {
-    row.values.get(ai).map_or("", Text::as_str)
+    row.values.get(ai).unwrap_or("")
 }
 
 /// The contract end of a person, if it is a date before `today`.
@@ -872,7 +872,7 @@ mod tests {
             let et = self.schema.entity_type(entity_type).unwrap();
             let mut row = Row::empty(key, et);
             for (name, value) in values {
-                row.values[et.attribute_index(name).unwrap()] = (*value).into();
+                row.values.set(et.attribute_index(name).unwrap(), value);
             }
             self.rows.tables.entry(entity_type.into()).or_default().insert(key.into(), row);
         }
@@ -893,8 +893,8 @@ mod tests {
         fn set(&mut self, entity_type: &str, key: &str, attribute: &str, value: &str) {
             let et = self.schema.entity_type(entity_type).unwrap();
             let ai = et.attribute_index(attribute).unwrap();
-            self.rows.tables.get_mut(entity_type).unwrap().get_mut(key).unwrap().values[ai] =
-                value.into();
+            let row = self.rows.tables.get_mut(entity_type).unwrap().get_mut(key).unwrap();
+            row.values.set(ai, value);
         }
 
         fn codes(&self) -> Vec<(&'static str, Vec<String>)> {
@@ -1062,7 +1062,7 @@ mod tests {
         let mut rows = Snapshot::default();
         let et = schema.entity_type("A").unwrap();
         let mut row = Row::empty("1", et);
-        row.values[0] = "2".into();
+        row.values.set(0, "2");
         rows.tables.entry("A".into()).or_default().insert("1".into(), row);
         let v = check(&schema, &rows, today());
         assert_eq!(v.findings.iter().map(|f| f.code).collect::<Vec<_>>(), [DANGLING_REFERENCE]);

@@ -28,7 +28,6 @@ use std::path::{Path, PathBuf};
 use calamine::{Data, Reader, Xlsx, open_workbook};
 use idbulk::import::{Cell, FileFormat, RawHeader, RawRow, RawSheet, RawWorkbook};
 use idbulk::schema::{AttributeKind, EntityType};
-use idbulk::store::Text;
 use idbulk::template::{self, TemplateKind};
 use idbulk::value::{csv_export, looks_like_formula};
 use idbulk::{Row, Schema, Store};
@@ -322,7 +321,7 @@ fn row(et: &EntityType, key: String, pairs: &[(&str, String)]) -> Row {
     let mut r = Row::empty(key, et);
     for (name, value) in pairs {
         if let Some(i) = et.attribute_index(name) {
-            r.values[i] = value.as_str().into();
+            r.values.set(i, value.as_str());
         }
     }
     r
@@ -605,9 +604,7 @@ fn write_stored_csv(store: &Store, schema: &Schema, path: &Path) -> BoxResult<()
     let mut failed: Option<csv::Error> = None;
     store.for_each_row(et, |r| {
         if failed.is_none()
-            && let Err(e) = out.write_record(
-                std::iter::once(r.key.as_str()).chain(r.values.iter().map(|v| v.as_str())),
-            )
+            && let Err(e) = out.write_record(std::iter::once(r.key.as_str()).chain(&r.values))
         {
             failed = Some(e);
         }
@@ -826,10 +823,10 @@ pub fn every_user_changed(et: &EntityType, sizes: Sizes) -> RawWorkbook {
     let rows = generate(et, sizes, Edit::Every)
         .enumerate()
         .map(|(i, r)| {
-            let text = |v: Text| if v.is_empty() { Cell::Empty } else { Cell::Text(v) };
+            let text = |v: &str| if v.is_empty() { Cell::Empty } else { Cell::Text(v.into()) };
             let cells = std::iter::once(Cell::Empty)
                 .chain(std::iter::once(Cell::Text(r.key)))
-                .chain(r.values.into_iter().map(text))
+                .chain(r.values.iter().map(text))
                 .collect();
             RawRow { row: i as u32 + 2, cells }
         })

@@ -101,14 +101,14 @@ fn stored() -> &'static Snapshot {
                     .attributes
                     .iter()
                     .map(|a| match &a.kind {
-                        AttributeKind::Text => format!("{} {n}", a.name).into(),
-                        AttributeKind::Integer => n.to_string().into(),
-                        AttributeKind::Decimal => format!("{n}.5").into(),
+                        AttributeKind::Text => format!("{} {n}", a.name),
+                        AttributeKind::Integer => n.to_string(),
+                        AttributeKind::Decimal => format!("{n}.5"),
                         AttributeKind::Bool => "true".into(),
-                        AttributeKind::Date => format!("2020-01-0{}", n + 1).into(),
-                        AttributeKind::Email => format!("k{n}@example.com").into(),
-                        AttributeKind::Reference { .. } if n == 0 => Default::default(),
-                        AttributeKind::Reference { .. } => key(0).into(),
+                        AttributeKind::Date => format!("2020-01-0{}", n + 1),
+                        AttributeKind::Email => format!("k{n}@example.com"),
+                        AttributeKind::Reference { .. } if n == 0 => String::new(),
+                        AttributeKind::Reference { .. } => key(0),
                     })
                     .collect();
                 table.insert(key(n).into(), Row { key: key(n).into(), values });

@@ -853,12 +853,11 @@ fn header_row(sheet: &RawSheet) -> u32 {
 }
 
 fn create(et: &EntityType, key: &str, patches: &[Patch], source: Option<SourceRow>) -> Change {
-    let mut row = Row::empty(key, et);
-    for (v, p) in row.values.iter_mut().zip(patches) {
-        if let Patch::Set(new) = p {
-            *v = Text::from(new.as_ref());
-        }
-    }
+    let values = patches.iter().map(|p| match p {
+        Patch::Set(new) => new.as_ref(),
+        Patch::Keep => "",
+    });
+    let row = Row { key: key.into(), values: values.collect() };
     let fields = et
         .attributes
         .iter()
@@ -903,12 +902,11 @@ fn update(
     if fields.is_empty() {
         return None;
     }
-    let mut row = old.clone();
-    for (ai, p) in patches.iter().enumerate() {
-        if let Patch::Set(new) = p {
-            row.values[ai] = Text::from(new.as_ref());
-        }
-    }
+    let values = old.values.iter().zip(patches).map(|(old, p)| match p {
+        Patch::Set(new) => new.as_ref(),
+        Patch::Keep => old,
+    });
+    let row = Row { key: old.key.clone(), values: values.collect() };
     Some(Change {
         entity_type: et.name.clone(),
         key: old.key.to_string(),

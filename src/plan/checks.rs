@@ -156,8 +156,10 @@ fn references(
                 format!("Format the column as Text and type {twin}."),
             ),
             None => {
-                let deleted =
-                    state.changes.get(&(tti, value.clone())).is_some_and(|c| c.op == Op::Delete);
+                let deleted = state
+                    .changes
+                    .get(&(tti, Text::from(value)))
+                    .is_some_and(|c| c.op == Op::Delete);
                 (
                     "dangling_reference",
                     if deleted {
@@ -177,7 +179,7 @@ fn references(
                 )
             }
         };
-        let finding = Finding::new(Severity::Error, code, message, fix).with_value(value.as_str());
+        let finding = Finding::new(Severity::Error, code, message, fix).with_value(value);
         findings.push(at(change, sheet, Some(ai), finding));
     }
 }
@@ -214,7 +216,7 @@ fn deletes_still_referenced(state: &FinalState<'_>, findings: &mut Vec<Finding>)
         }
         for row in state.rows(ti) {
             for &(ai, target) in &refs {
-                let value = row.values[ai].as_str();
+                let value = &row.values[ai];
                 if let Some((&k, _)) = deleted.get(&target).and_then(|d| d.get_key_value(value)) {
                     // A reference this file itself sets to a deleted row is reported where it is set.
                     let set_by_file = state.changes.get(&(ti, row.key.clone())).is_some_and(|c| {

@@ -30,9 +30,9 @@ fn user(key: &str, last: &str, manager: &str) -> Row {
     let schema = Schema::directory();
     let t = schema.entity_type("User").unwrap();
     let mut r = Row::empty(key, t);
-    r.values[t.attribute_index("LastName").unwrap()] = last.into();
-    r.values[t.attribute_index("UserType").unwrap()] = "EMP".into();
-    r.values[t.attribute_index("Manager").unwrap()] = manager.into();
+    r.values.set(t.attribute_index("LastName").unwrap(), last);
+    r.values.set(t.attribute_index("UserType").unwrap(), "EMP");
+    r.values.set(t.attribute_index("Manager").unwrap(), manager);
     r
 }
 
@@ -41,7 +41,7 @@ fn stored() -> Snapshot {
     let schema = Schema::directory();
     let ut = schema.entity_type("UserType").unwrap();
     let mut emp = Row::empty("EMP", ut);
-    emp.values[0] = "Employee".into();
+    emp.values.set(0, "Employee");
     let mut tables = BTreeMap::new();
     tables.insert("UserType".to_string(), BTreeMap::from([("EMP".into(), emp)]));
     let users =
@@ -394,7 +394,7 @@ fn swapped_headers_are_suspected_from_the_values() {
         (t.attribute_index("FirstName").unwrap(), t.attribute_index("LastName").unwrap());
     let mut snap = stored();
     for (i, u) in snap.tables.get_mut("User").unwrap().values_mut().enumerate() {
-        u.values[first] = format!("First{i}").into();
+        u.values.set(first, &format!("First{i}"));
     }
     let mut rows: Vec<Vec<(String, String)>> = Vec::new();
     for u in snap.table("User").values() {

@@ -236,7 +236,7 @@ mod tests {
         let t = schema.entity_type(entity_type).unwrap();
         let mut after = Row::empty(key, t);
         if entity_type == "User" {
-            after.values[t.attribute_index("LastName").unwrap()] = format!("Name{key}").into();
+            after.values.set(t.attribute_index("LastName").unwrap(), &format!("Name{key}"));
         }
         Change {
             entity_type: entity_type.into(),

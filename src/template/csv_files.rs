@@ -96,7 +96,7 @@ fn write_table(
     if kind == TemplateKind::Full {
         store.for_each_row(entity_type, |row| {
             csv.write_field("").map_err(csv_error)?;
-            for value in std::iter::once(&row.key).chain(&row.values) {
+            for value in std::iter::once(row.key.as_str()).chain(&row.values) {
                 csv.write_field(csv_export(value).as_bytes()).map_err(csv_error)?;
             }
             // An empty record ends the one built field by field.
@@ -113,7 +113,7 @@ mod tests {
     use crate::store::Row;
 
     fn site(key: &str, name: &str, city: &str) -> Row {
-        Row { key: key.into(), values: vec![name.into(), city.into(), Default::default()] }
+        Row { key: key.into(), values: [name, city, ""].into_iter().collect() }
     }
 
     #[test]

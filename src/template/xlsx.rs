@@ -696,13 +696,13 @@ mod tests {
                     w.insert(&site, &Row::empty(format!("S{i:03}"), &site))?;
                 }
                 let mut employee = Row::empty("EMP", &user_type);
-                employee.values[1] = "false".into();
+                employee.values.set(1, "false");
                 w.insert(&user_type, &employee)?;
                 let mut ada = Row::empty("00123", &user);
-                ada.values[0] = "=1+1".into();
-                ada.values[1] = "Lovelace".into();
-                ada.values[4] = "EMP".into();
-                ada.values[9] = "2024-01-31".into();
+                ada.values.set(0, "=1+1");
+                ada.values.set(1, "Lovelace");
+                ada.values.set(4, "EMP");
+                ada.values.set(9, "2024-01-31");
                 w.insert(&user, &ada)
             })
             .unwrap();
@@ -753,7 +753,7 @@ mod tests {
         let mut store = store_with(dir.path(), ROW_BATCH * 8);
         let site = store.schema().entity_type("Site").unwrap().clone();
         let mut huge = Row::empty("A-HUGE", &site);
-        huge.values[0] = "x".repeat(MAX_CELL_CHARS + 1).into();
+        huge.values.set(0, &"x".repeat(MAX_CELL_CHARS + 1));
         store.write(|w| w.insert(&site, &huge)).unwrap();
         let path = dir.path().join("t.xlsx");
         let e = write_xlsx(&store, TemplateKind::Full, &path, now()).unwrap_err();

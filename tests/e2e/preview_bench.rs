@@ -36,7 +36,7 @@ fn grow(store: &mut Store, people: usize) {
         .write(|w| {
             for i in have..people {
                 let mut row = Row { key: format!("1{i:06}").into(), values: model.values.clone() };
-                row.values[email] = format!("person.{i}@northwind.example").into();
+                row.values.set(email, &format!("person.{i}@northwind.example"));
                 w.insert(&user, &row)?;
             }
             Ok(())

@@ -30,7 +30,7 @@ pub(crate) fn unreferenced_people(store: &Store) -> Vec<String> {
             if matches!(&a.kind, idbulk::schema::AttributeKind::Reference { target } if target == "User")
             {
                 for row in rows.table(&t.name).values() {
-                    referenced.insert(row.values[i].clone());
+                    referenced.insert(row.values[i].to_string());
                 }
             }
         }

@@ -66,12 +66,12 @@ pub(crate) fn create_repository(db: &Path, count: usize) {
     store
         .write(|w| {
             let mut employee = Row::empty("EMP", &types);
-            employee.values[types.attribute_index("DisplayName").unwrap()] = "Employee".into();
+            employee.values.set(types.attribute_index("DisplayName").unwrap(), "Employee");
             w.insert(&types, &employee)?;
             for i in 0..count {
                 let mut row = Row::empty(key(i), &users);
                 for (name, value) in user_values(i, "Clerk") {
-                    row.values[users.attribute_index(name).unwrap()] = value.into();
+                    row.values.set(users.attribute_index(name).unwrap(), &value);
                 }
                 w.insert(&users, &row)?;
             }

@@ -70,21 +70,21 @@ fn repo() -> impl Strategy<Value = Repo> {
                 .iter()
                 .map(|k| {
                     let mut r = Row::empty(k.clone(), site_t);
-                    r.values[0] = format!("{k} office").into();
+                    r.values.set(0, &format!("{k} office"));
                     r
                 })
                 .collect(),
         );
         let mut emp = Row::empty("EMP", type_t);
-        emp.values[0] = "Employee".into();
-        emp.values[1] = "false".into();
+        emp.values.set(0, "Employee");
+        emp.values.set(1, "false");
         tables.insert("UserType".to_string(), vec![emp]);
         let mut rows: Vec<Row> = Vec::new();
         for (i, (first, last, manager, end, has_site)) in users.into_iter().enumerate() {
             let mut r = Row::empty(format!("{:05}", i + 1), user_t);
             let set = |r: &mut Row, name: &str, v: String| {
                 let idx = user_t.attribute_index(name).unwrap();
-                r.values[idx] = v.into();
+                r.values.set(idx, &v);
             };
             set(&mut r, "FirstName", first);
             set(&mut r, "LastName", last);
@@ -133,23 +133,17 @@ fn workbook_of(repo: &Repo) -> RawWorkbook {
                 .enumerate()
                 .map(|(i, h)| RawHeader { column: i as u32, text: h.to_string() })
                 .collect();
-            let rows =
-                rows.iter()
-                    .enumerate()
-                    .map(|(i, r)| RawRow {
-                        row: i as u32 + 2,
-                        cells: std::iter::once(&r.key)
-                            .chain(&r.values)
-                            .map(|v| {
-                                if v.is_empty() {
-                                    Cell::Empty
-                                } else {
-                                    Cell::Text(v.as_str().into())
-                                }
-                            })
-                            .collect(),
-                    })
-                    .collect();
+            let rows = rows
+                .iter()
+                .enumerate()
+                .map(|(i, r)| RawRow {
+                    row: i as u32 + 2,
+                    cells: std::iter::once(r.key.as_str())
+                        .chain(&r.values)
+                        .map(|v| if v.is_empty() { Cell::Empty } else { Cell::Text(v.into()) })
+                        .collect(),
+                })
+                .collect();
             Some(RawSheet { name: t.name.clone(), headers, rows })
         })
         .collect();

@@ -28,10 +28,7 @@ fn tricky_store(dir: &Path) -> Store {
     let mut store = Store::create(&dir.join("repository.db"), &schema).expect("a new repository");
     let t = |name: &str| schema.entity_type(name).expect("a Directory type").clone();
     let (user, org, site, user_type) = (t("User"), t("Organization"), t("Site"), t("UserType"));
-    let row = |key: &str, values: &[&str]| Row {
-        key: key.into(),
-        values: values.iter().map(|v| (*v).into()).collect(),
-    };
+    let row = |key: &str, values: &[&str]| Row { key: key.into(), values: values.iter().collect() };
     store
         .write(|w| {
             w.insert(&user_type, &row("EMP", &["Employee", "false", "Staff"]))?;
@@ -174,7 +171,7 @@ fn a_full_xlsx_template_gives_back_every_stored_value_exactly() {
         let read: Vec<Row> = sheet
             .map(|cells| {
                 assert_eq!(cells[0], Data::Empty, "Command is empty in a full template");
-                let values = cells[2..].iter().map(|c| canonical(c).into()).collect();
+                let values = cells[2..].iter().map(canonical).collect();
                 Row { key: canonical(&cells[1]).into(), values }
             })
             .collect();
@@ -265,12 +262,9 @@ fn numbers_of_any_schema_come_back_as_numbers() {
     let mut store = Store::create(&dir.path().join("fleet.db"), &schema).unwrap();
     let car = schema.entity_type("Car").unwrap().clone();
     let rows = [
-        Row { key: "AB-123-CD".into(), values: vec!["5".into(), "23999.99".into(), "true".into()] },
-        Row { key: "007".into(), values: vec!["-2".into(), "0.1".into(), "".into()] },
-        Row {
-            key: "X".into(),
-            values: vec!["12345678901234567".into(), "1e3".into(), "yes".into()],
-        },
+        Row { key: "AB-123-CD".into(), values: ["5", "23999.99", "true"].into() },
+        Row { key: "007".into(), values: ["-2", "0.1", ""].into() },
+        Row { key: "X".into(), values: ["12345678901234567", "1e3", "yes"].into() },
     ];
     store.write(|w| rows.iter().try_for_each(|r| w.insert(&car, r))).unwrap();
     let path = dir.path().join("fleet.xlsx");
@@ -285,7 +279,7 @@ fn numbers_of_any_schema_come_back_as_numbers() {
         .skip(1)
         .map(|c| Row {
             key: canonical(&c[1]).into(),
-            values: c[2..].iter().map(|v| canonical(v).into()).collect(),
+            values: c[2..].iter().map(canonical).collect(),
         })
         .collect();
     assert_eq!(read, store.rows(&car).unwrap(), "values that are not numbers stay text, unchanged");
@@ -316,7 +310,7 @@ fn csv_templates_give_back_every_stored_value_exactly() {
                 assert_eq!(cells[0], "", "Command is empty");
                 Row {
                     key: cells[1].into(),
-                    values: cells[2..].iter().map(|c| c.to_string().into()).collect(),
+                    values: cells[2..].iter().map(|c| c.to_string()).collect(),
                 }
             })
             .collect();
@@ -344,10 +338,7 @@ fn writing_over_an_old_template_is_atomic_and_leaves_no_temporary_file() {
 
     // A value longer than an Excel cell holds stops the export before anything is replaced.
     let site = store.schema().entity_type("Site").unwrap().clone();
-    let huge = Row {
-        key: "HUGE".into(),
-        values: vec!["x".repeat(40_000).into(), Default::default(), Default::default()],
-    };
+    let huge = Row { key: "HUGE".into(), values: ["x".repeat(40_000).as_str(), "", ""].into() };
     store.write(|w| w.insert(&site, &huge)).unwrap();
     let err = template::write_xlsx(&store, TemplateKind::Full, &path, now()).unwrap_err();
     assert_eq!(err.code, ErrorCode::Usage);
