@@ -264,23 +264,30 @@ fn end_to_end(files: &Files, rows: usize, upload: &Path) -> BoxResult<Measured> 
     let mut probe = Probe::start();
     let mut store = Store::open(db.path())?;
     // As `plan::from_file` does: the file is read once, fingerprinted, then parsed on a
-    // second thread while this one loads the stored rows, and freed before the plan.
+    // second thread while this one loads the stored rows, freed, and the plan built on the
+    // reader's thread, which frees the upload.
     let bytes = std::fs::read(upload)?;
     let name = upload.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let input = InputFile::from_bytes(&name, &bytes);
+    let (schema, thresholds) = (store.schema(), Thresholds::load(&store)?);
     probe.lap("open + sha256");
-    let (workbook, snapshot) =
-        plan::read_with_snapshot(&store, &name, &bytes, &CsvOptions::default(), &mut |_, _| true)?;
-    probe.lap("import::read + Snapshot::load (two threads)");
-    drop(bytes);
-    let thresholds = Thresholds::load(&store)?;
-    let plan =
-        plan::build(store.schema(), &snapshot, &workbook, Mode::Complete, input, &thresholds);
-    probe.lap("plan::build");
-    // As `plan::from_file` returns: the upload and the stored rows are freed before the apply.
-    let read: usize = workbook.sheets.iter().map(|s| s.rows.len()).sum();
-    drop((workbook, snapshot));
-    probe.lap("free the upload and stored rows");
+    let mut read = 0;
+    let (plan, snapshot) = plan::read_with_snapshot(
+        &store,
+        &name,
+        bytes,
+        &CsvOptions::default(),
+        &mut |_, _| true,
+        |workbook, stored| {
+            probe.lap("import::read + Snapshot::load (two threads)");
+            read = workbook.sheets.iter().map(|s| s.rows.len()).sum();
+            plan::build(schema, stored, &workbook, Mode::Complete, input, &thresholds)
+        },
+    )?;
+    probe.lap("plan::build, then free the upload");
+    // As `plan::from_file` returns: the stored rows are freed before the apply.
+    drop(snapshot);
+    probe.lap("free the stored rows");
     check_plan(&plan, expected)?;
     let run = apply::run(&mut store, &plan, &force(), fixed_now(), &mut |_, _| true)?;
     probe.lap("apply::run");
