@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use calamine::{Reader, SheetType, SheetVisible, Xlsx, open_workbook};
 use idbulk::apply::{self, Force};
-use idbulk::import::{self, CsvOptions};
+use idbulk::import::{self, CsvOptions, Upload};
 use idbulk::plan::view::{Filter, PlanView};
 use idbulk::plan::{self, InputFile, Mode, Op, Plan, Snapshot};
 use idbulk::template::{self, TemplateKind};
@@ -263,19 +263,19 @@ fn end_to_end(files: &Files, rows: usize, upload: &Path) -> BoxResult<Measured> 
     let expected = Sizes::of(rows).edited();
     let mut probe = Probe::start();
     let mut store = Store::open(db.path())?;
-    // As `plan::from_file` does: the file is read once, fingerprinted, then parsed on a
-    // second thread while this one loads the stored rows, freed, and the plan built on the
-    // reader's thread, which frees the upload.
-    let bytes = std::fs::read(upload)?;
+    // As `plan::from_file` does: the file is opened (an .xlsx stays in its file, a CSV is
+    // read into memory) and fingerprinted, then parsed on a second thread while this one loads
+    // the stored rows, and the plan built on the reader's thread, which frees the upload.
     let name = upload.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let input = InputFile::from_bytes(&name, &bytes);
+    let upload = Upload::open(upload)?;
+    let input = InputFile::of(&name, &upload)?;
     let (schema, thresholds) = (store.schema(), Thresholds::load(&store)?);
     probe.lap("open + sha256");
     let mut read = 0;
     let (plan, snapshot) = plan::read_with_snapshot(
         &store,
         &name,
-        bytes,
+        upload,
         &CsvOptions::default(),
         &mut |_, _| true,
         |workbook, stored| {

@@ -84,26 +84,34 @@ pub(crate) fn check_file_size(name: &str, size: u64) -> Result<()> {
 /// The number of entries a zip archive declares, read from its end-of-central-directory
 /// record (and the ZIP64 one when the count overflows 16 bits), without parsing the
 /// directory. `None` when there is no such record: the archive is truncated or damaged.
-pub(crate) fn zip_entry_count(bytes: &[u8]) -> Option<u64> {
+/// Reads only the end of the archive (and the ZIP64 record), so it works on a file as well.
+pub(crate) fn zip_entry_count<R: Read + Seek>(archive: &mut R) -> Option<u64> {
+    use std::io::SeekFrom;
     const EOCD: [u8; 4] = [0x50, 0x4b, 0x05, 0x06];
     const ZIP64_LOCATOR: [u8; 4] = [0x50, 0x4b, 0x06, 0x07];
     const ZIP64_EOCD: [u8; 4] = [0x50, 0x4b, 0x06, 0x06];
     // The record is 22 bytes plus a comment of at most 65,535 bytes, at the very end.
-    let window_start = bytes.len().saturating_sub(22 + 65_535);
-    let pos =
-        (window_start..=bytes.len().checked_sub(22)?).rev().find(|&p| bytes[p..p + 4] == EOCD)?;
-    let count = u64::from(u16::from_le_bytes([bytes[pos + 10], bytes[pos + 11]]));
+    let len = archive.seek(SeekFrom::End(0)).ok()?;
+    let window = len.min(22 + 65_535);
+    archive.seek(SeekFrom::Start(len - window)).ok()?;
+    let mut tail = vec![0; usize::try_from(window).ok()?];
+    archive.read_exact(&mut tail).ok()?;
+    let pos = (0..=tail.len().checked_sub(22)?).rev().find(|&p| tail[p..p + 4] == EOCD)?;
+    let count = u64::from(u16::from_le_bytes([tail[pos + 10], tail[pos + 11]]));
     if count != 0xFFFF {
         return Some(count);
     }
     let locator = pos.checked_sub(20)?;
-    if bytes[locator..locator + 4] != ZIP64_LOCATOR {
+    if tail[locator..locator + 4] != ZIP64_LOCATOR {
         return Some(count);
     }
-    let offset =
-        usize::try_from(u64::from_le_bytes(bytes[locator + 8..locator + 16].try_into().ok()?))
-            .ok()?;
-    let record = bytes.get(offset..offset.checked_add(40)?)?;
+    let offset = u64::from_le_bytes(tail[locator + 8..locator + 16].try_into().ok()?);
+    if offset.checked_add(40)? > len {
+        return None;
+    }
+    let mut record = [0; 40];
+    archive.seek(SeekFrom::Start(offset)).ok()?;
+    archive.read_exact(&mut record).ok()?;
     if record[..4] != ZIP64_EOCD {
         return None;
     }
@@ -207,9 +215,10 @@ mod tests {
             Entry::stored("b", b"y"),
             Entry::stored("c", b""),
         ]);
-        assert_eq!(zip_entry_count(&zip), Some(3));
-        assert_eq!(zip_entry_count(&zip[..zip.len() - 10]), None, "truncated end record");
-        assert_eq!(zip_entry_count(b"PK\x03\x04"), None);
+        let count = |bytes: &[u8]| zip_entry_count(&mut Cursor::new(bytes));
+        assert_eq!(count(&zip), Some(3));
+        assert_eq!(count(&zip[..zip.len() - 10]), None, "truncated end record");
+        assert_eq!(count(b"PK\x03\x04"), None);
     }
 
     #[test]

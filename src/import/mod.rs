@@ -479,7 +479,7 @@ pub fn guess_entity_type<'s>(schema: &'s Schema, headers: &[RawHeader]) -> Optio
 /// # Ok::<(), idbulk::Error>(())
 /// ```
 pub fn read(path: &Path, options: &CsvOptions) -> Result<RawWorkbook> {
-    read_bytes(&file_name(path), &load(path)?, options)
+    Upload::open(path)?.read_with_progress(&file_name(path), options, &mut |_, _| true)
 }
 
 /// The name of a file as the person knows it (no folder), for messages.
@@ -498,6 +498,13 @@ pub fn file_name(path: &Path) -> String {
 ///
 /// As [`read`], for the file-level checks.
 pub fn load(path: &Path) -> Result<Vec<u8>> {
+    let (file, size) = open_checked(path)?;
+    read_all(path, file, size)
+}
+
+/// Opens an uploaded file after checking it is a regular file within
+/// [`limits::MAX_FILE_BYTES`]; returns it with its size.
+fn open_checked(path: &Path) -> Result<(std::fs::File, u64)> {
     let name = file_name(path);
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, "read", &e))?;
     if meta.is_dir() {
@@ -514,12 +521,109 @@ pub fn load(path: &Path) -> Result<Vec<u8>> {
     }
     limits::check_file_size(&name, meta.len())?;
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, "open", &e))?;
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    Ok((file, meta.len()))
+}
+
+/// The bytes of a file [`open_checked`] opened, from where it stands.
+fn read_all(path: &Path, file: std::fs::File, size: u64) -> Result<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     // The file may grow between the size check and the read: never read past the limit.
     file.take(limits::MAX_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| Error::io(path, "read", &e))?;
     Ok(bytes)
+}
+
+/// An uploaded file ready to be read: an `.xlsx` workbook stays in its file, whose zip
+/// directory says where each part is, so the file need not be in memory while the sheets are
+/// read (12 MB less at the peak of a sync of 100k users, issue 6); anything else is read
+/// into memory (a CSV file's values are borrowed from its bytes).
+#[derive(Debug)]
+pub enum Upload {
+    /// An `.xlsx` or `.xlsm` workbook (sniffed as such), read from the file.
+    Xlsx(std::fs::File),
+    /// Any other file, in memory.
+    Bytes(Vec<u8>),
+}
+
+impl Upload {
+    /// Opens the file at `path`, with [`load`]'s checks.
+    ///
+    /// # Errors
+    ///
+    /// As [`load`], and as [`read`] for a zip archive that is not a workbook idbulk reads.
+    pub fn open(path: &Path) -> Result<Upload> {
+        use std::io::{Seek, SeekFrom};
+        let (mut file, size) = open_checked(path)?;
+        let mut head = Vec::with_capacity(4);
+        (&mut file).take(4).read_to_end(&mut head).map_err(|e| Error::io(path, "read", &e))?;
+        file.seek(SeekFrom::Start(0)).map_err(|e| Error::io(path, "read", &e))?;
+        if sniff::is_zip(&head)
+            && sniff::sniff_zip(&file_name(path), std::io::BufReader::new(&file))?
+                == sniff::Sniffed::Xlsx
+        {
+            file.seek(SeekFrom::Start(0)).map_err(|e| Error::io(path, "read", &e))?;
+            return Ok(Upload::Xlsx(file));
+        }
+        file.seek(SeekFrom::Start(0)).map_err(|e| Error::io(path, "read", &e))?;
+        Ok(Upload::Bytes(read_all(path, file, size)?))
+    }
+
+    /// Reads the upload as [`read_bytes_with_progress`] reads bytes; `name` is its file name.
+    ///
+    /// # Errors
+    ///
+    /// As [`read_bytes_with_progress`].
+    pub fn read_with_progress(
+        self,
+        name: &str,
+        options: &CsvOptions,
+        progress: &mut dyn FnMut(u64, u64) -> bool,
+    ) -> Result<RawWorkbook> {
+        match self {
+            Upload::Bytes(bytes) => read_bytes_with_progress(name, &bytes, options, progress),
+            Upload::Xlsx(file) => {
+                let name = Path::new(name).file_name().map_or(name.into(), |n| n.to_string_lossy());
+                let (name, mut progress) = (name.as_ref(), Progress::new(name.as_ref(), progress));
+                let source = std::io::BufReader::with_capacity(64 * 1024, file);
+                let workbook = spreadsheet::read_xlsx(name, source, &mut progress)?;
+                progress.finish()?;
+                Ok(workbook)
+            }
+        }
+    }
+
+    /// The upload's size and SHA-256 (lowercase hex), as the history records them.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::ErrorCode::Io`] if the file cannot be read again.
+    pub fn fingerprint(&self) -> Result<(u64, String)> {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        let size = match self {
+            Upload::Bytes(bytes) => {
+                hasher.update(bytes);
+                bytes.len() as u64
+            }
+            Upload::Xlsx(file) => {
+                use std::io::{Seek, SeekFrom};
+                let mut file = file;
+                let io = |e: std::io::Error| {
+                    Error::new(
+                        crate::ErrorCode::Io,
+                        format!("The uploaded file cannot be read again: {e}."),
+                    )
+                };
+                file.seek(SeekFrom::Start(0)).map_err(io)?;
+                let size = std::io::copy(&mut file.take(limits::MAX_FILE_BYTES + 1), &mut hasher)
+                    .map_err(io)?;
+                file.seek(SeekFrom::Start(0)).map_err(io)?;
+                size
+            }
+        };
+        Ok((size, hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()))
+    }
 }
 
 /// Reads a file already in memory; `name` is its file name, used for messages and, for CSV,
@@ -560,7 +664,9 @@ pub fn read_bytes_with_progress(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| name.to_string());
     let mut workbook = match sniff::sniff(&file_name, bytes)? {
-        sniff::Sniffed::Xlsx => spreadsheet::read_xlsx(&file_name, bytes, &mut progress)?,
+        sniff::Sniffed::Xlsx => {
+            spreadsheet::read_xlsx(&file_name, std::io::Cursor::new(bytes), &mut progress)?
+        }
         sniff::Sniffed::Xls => spreadsheet::read_xls(&file_name, bytes, &mut progress)?,
         sniff::Sniffed::Ods => spreadsheet::read_ods(&file_name, bytes, &mut progress)?,
         sniff::Sniffed::Text => csv::read(&file_name, bytes, options, &mut progress)?,
@@ -651,6 +757,56 @@ pub(crate) mod test_support;
 mod tests {
     use super::*;
     use crate::ErrorCode;
+
+    #[test]
+    fn an_xlsx_upload_is_read_from_its_file_as_its_bytes_would_be() {
+        let dir = tempfile::tempdir().unwrap();
+        let bytes = test_support::xlsx(|wb| {
+            let ws = wb.add_worksheet().set_name("User").unwrap();
+            ws.write(0, 0, "Identifier").unwrap();
+            ws.write(0, 1, "Name").unwrap();
+            ws.write(1, 0, "001").unwrap();
+            ws.write(1, 1, "Ada").unwrap();
+        });
+        let path = dir.path().join("users.xlsx");
+        std::fs::write(&path, &bytes).unwrap();
+        let upload = Upload::open(&path).unwrap();
+        assert!(matches!(upload, Upload::Xlsx(_)), "{upload:?}");
+        // The fingerprint is that of the bytes, and leaves the file ready to be read.
+        let (size, sha) = upload.fingerprint().unwrap();
+        let expected = crate::plan::InputFile::from_bytes("users.xlsx", &bytes);
+        assert_eq!((size, sha), (expected.bytes, expected.sha256));
+        let mut reports = Vec::new();
+        let from_file = upload
+            .read_with_progress("users.xlsx", &CsvOptions::default(), &mut |d, t| {
+                reports.push((d, t));
+                true
+            })
+            .unwrap();
+        let from_bytes = read_bytes("users.xlsx", &bytes, &CsvOptions::default()).unwrap();
+        assert_eq!(from_file, from_bytes);
+        assert_eq!(from_file.sheets[0].rows.len(), 1);
+        assert!(reports.last().is_some_and(|&(d, t)| d == t && t > 0), "{reports:?}");
+    }
+
+    #[test]
+    fn other_uploads_are_read_into_memory_and_refusals_read_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("User.csv");
+        std::fs::write(&csv, "Identifier\n001\n").unwrap();
+        assert!(matches!(Upload::open(&csv).unwrap(), Upload::Bytes(b) if b.len() == 15));
+        // A zip that is not a workbook is refused with the words reading its bytes gives.
+        let docx = dir.path().join("letter.xlsx");
+        let bytes = test_support::zip_of(&[
+            ("[Content_Types].xml", b"<Types/>"),
+            ("word/document.xml", b"<w:document/>"),
+        ]);
+        std::fs::write(&docx, &bytes).unwrap();
+        let e = Upload::open(&docx).unwrap_err();
+        let alone = read_bytes("letter.xlsx", &bytes, &CsvOptions::default()).unwrap_err();
+        assert_eq!((e.code, &e.message), (alone.code, &alone.message));
+        assert!(e.message.contains("Word document"), "{}", e.message);
+    }
 
     fn headers(names: &[&str]) -> Vec<RawHeader> {
         names

@@ -4,7 +4,7 @@
 //! of things people upload by mistake, then markup that Excel itself saves under spreadsheet
 //! extensions (HTML, MHTML, SpreadsheetML 2003), and last the text test that admits CSV.
 
-use std::io::{Cursor, Read};
+use std::io::{Cursor, Read, Seek};
 
 use zip::ZipArchive;
 
@@ -32,8 +32,8 @@ pub(crate) fn sniff(name: &str, bytes: &[u8]) -> Result<Sniffed> {
     if bytes.is_empty() {
         return Err(invalid(format!("{name} is empty (0 bytes): choose the file again.")));
     }
-    if bytes.len() >= 4 && bytes[..2] == *b"PK" && matches!(bytes[2..4], [3, 4] | [5, 6] | [7, 8]) {
-        return sniff_zip(name, bytes);
+    if is_zip(bytes) {
+        return sniff_zip(name, Cursor::new(bytes));
     }
     if bytes.starts_with(&cfb::MAGIC) {
         return sniff_compound_file(name, bytes);
@@ -52,6 +52,11 @@ pub(crate) fn sniff(name: &str, bytes: &[u8]) -> Result<Sniffed> {
         )));
     }
     Ok(Sniffed::Text)
+}
+
+/// Whether a file starting with `head` is a zip archive.
+pub(crate) fn is_zip(head: &[u8]) -> bool {
+    head.len() >= 4 && head[..2] == *b"PK" && matches!(head[2..4], [3, 4] | [5, 6] | [7, 8])
 }
 
 fn not_a_spreadsheet(name: &str, what: &str) -> Error {
@@ -82,8 +87,10 @@ fn damaged(name: &str, detail: &str) -> Error {
     ))
 }
 
-fn sniff_zip(name: &str, bytes: &[u8]) -> Result<Sniffed> {
-    let count = limits::zip_entry_count(bytes)
+/// What a zip archive holds; reads only its directory and a few small parts, so `archive` may
+/// be the file itself.
+pub(crate) fn sniff_zip<R: Read + Seek>(name: &str, mut archive: R) -> Result<Sniffed> {
+    let count = limits::zip_entry_count(&mut archive)
         .ok_or_else(|| damaged(name, "its zip directory is missing"))?;
     if count > limits::MAX_ZIP_ENTRIES {
         return Err(invalid(format!(
@@ -93,7 +100,7 @@ fn sniff_zip(name: &str, bytes: &[u8]) -> Result<Sniffed> {
             limits::thousands(limits::MAX_ZIP_ENTRIES)
         )));
     }
-    let mut archive = ZipArchive::new(Cursor::new(bytes))
+    let mut archive = ZipArchive::new(archive)
         .map_err(|e| damaged(name, &format!("its zip archive cannot be opened: {e}")))?;
     let has = |archive: &ZipArchive<_>, entry: &str| archive.index_for_name(entry).is_some();
     let sniffed = if has(&archive, "[Content_Types].xml") {
@@ -140,8 +147,8 @@ fn sniff_zip(name: &str, bytes: &[u8]) -> Result<Sniffed> {
 }
 
 /// The first `limit` bytes of an entry, or `None` when it is absent or unreadable.
-fn small_entry(
-    archive: &mut ZipArchive<Cursor<&[u8]>>,
+fn small_entry<R: Read + Seek>(
+    archive: &mut ZipArchive<R>,
     entry: &str,
     limit: u64,
 ) -> Option<Vec<u8>> {

@@ -6,7 +6,7 @@
 //! formula without a cached value is seen. `.xls` and `.ods` are read by calamine as whole
 //! grids when the file is opened, so the [`prescan`](super::prescan) bounds them first.
 
-use std::io::Cursor;
+use std::io::{Cursor, Read, Seek};
 
 use calamine::{
     Data, DataRef, Dimensions, ExcelDateTime, Ods, Range, Reader, SheetType, SheetVisible, Xls,
@@ -154,34 +154,35 @@ pub(super) fn new_workbook(name: &str, format: FileFormat) -> RawWorkbook {
 
 /// Reads an `.xlsx` or `.xlsm` workbook: with the streaming reader of [`super::xlsx`], or
 /// with calamine when that reader steps aside.
-pub(crate) fn read_xlsx(
+pub(crate) fn read_xlsx<R: Read + Seek>(
     name: &str,
-    bytes: &[u8],
+    mut source: R,
     progress: &mut Progress<'_>,
 ) -> Result<RawWorkbook> {
-    match super::xlsx::read(name, bytes, progress) {
+    match super::xlsx::read(name, &mut source, progress) {
         Ok(workbook) => return Ok(workbook),
         Err(super::xlsx::Stop::Refused(e)) => return Err(e),
         // Something the streaming reader does not handle: calamine reads it, or says why not.
         Err(super::xlsx::Stop::Fallback(_)) => {}
     }
+    source.rewind().map_err(|e| unreadable(name, "an Excel workbook", e))?;
     // calamine panics on some crafted files (a cell reference whose row overflows 32 bits,
     // found by fuzzing: tests/engine/fuzz_regressions.rs). A panic there means a damaged
     // file, not a crash of the app.
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        read_xlsx_with_calamine(name, bytes, progress)
+        read_xlsx_with_calamine(name, source, progress)
     }))
     .unwrap_or_else(|_| Err(unreadable(name, "an Excel workbook", "its content is damaged")))
 }
 
 /// Reads an `.xlsx` workbook with calamine, streaming each sheet cell by cell.
-pub(super) fn read_xlsx_with_calamine(
+pub(super) fn read_xlsx_with_calamine<R: Read + Seek>(
     name: &str,
-    bytes: &[u8],
+    source: R,
     progress: &mut Progress<'_>,
 ) -> Result<RawWorkbook> {
     let mut book: Xlsx<_> =
-        Xlsx::new(Cursor::new(bytes)).map_err(|e| unreadable(name, "an Excel workbook", e))?;
+        Xlsx::new(source).map_err(|e| unreadable(name, "an Excel workbook", e))?;
     let mut out = new_workbook(name, FileFormat::Xlsx);
     let mut budget = CellBudget::default();
     // The total of the progress: the rows the sheets to read declare.
@@ -364,7 +365,7 @@ mod tests {
 
     /// The reader without progress reporting.
     fn read_xlsx(name: &str, bytes: &[u8]) -> Result<RawWorkbook> {
-        super::read_xlsx(name, bytes, &mut Progress::new(name, &mut |_, _| true))
+        super::read_xlsx(name, Cursor::new(bytes), &mut Progress::new(name, &mut |_, _| true))
     }
 
     fn read(bytes: &[u8]) -> RawWorkbook {

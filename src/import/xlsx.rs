@@ -19,7 +19,7 @@
 //! are checked with the same functions and messages as the calamine path.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Cursor, Read};
+use std::io::{BufRead, BufReader, Cursor, Read, Seek};
 
 use calamine::{
     CellErrorType, Dimensions, ExcelDateTime, ExcelDateTimeType, SheetType, SheetVisible,
@@ -75,9 +75,12 @@ enum Format {
 }
 
 /// Reads an `.xlsx` workbook, or says to fall back to calamine.
-pub(crate) fn read(name: &str, bytes: &[u8], progress: &mut Progress<'_>) -> Result<RawWorkbook> {
-    let mut zip =
-        ZipArchive::new(Cursor::new(bytes)).map_err(|_| Stop::Fallback("damaged archive"))?;
+pub(crate) fn read<R: Read + Seek>(
+    name: &str,
+    source: R,
+    progress: &mut Progress<'_>,
+) -> Result<RawWorkbook> {
+    let mut zip = ZipArchive::new(source).map_err(|_| Stop::Fallback("damaged archive"))?;
     let names: Vec<String> = zip
         .file_names()
         .map(|n| n.map(std::borrow::Cow::into_owned))
@@ -183,13 +186,13 @@ fn xml_reader<R: BufRead>(inner: R) -> Reader<R> {
 }
 
 /// An XML reader over one part of the archive.
-type PartReader<'z, 'b> = Reader<BufReader<zip::read::ZipFile<'z, Cursor<&'b [u8]>>>>;
+type PartReader<'z, R> = Reader<BufReader<zip::read::ZipFile<'z, R>>>;
 
 /// The XML of one part of the archive.
-fn part_reader<'z, 'b>(
-    zip: &'z mut ZipArchive<Cursor<&'b [u8]>>,
+fn part_reader<'z, R: Read + Seek>(
+    zip: &'z mut ZipArchive<R>,
     path: &str,
-) -> Result<PartReader<'z, 'b>> {
+) -> Result<PartReader<'z, R>> {
     let file = zip.by_name(path).map_err(|_| Stop::Fallback("part missing"))?;
     Ok(xml_reader(BufReader::with_capacity(64 * 1024, file)))
 }
@@ -224,8 +227,8 @@ fn unescape_attr(raw: &str) -> Result<String> {
 }
 
 /// Relationships of a `.rels` part: id -> (target, type).
-fn relationships(
-    zip: &mut ZipArchive<Cursor<&[u8]>>,
+fn relationships<R: Read + Seek>(
+    zip: &mut ZipArchive<R>,
     path: &str,
 ) -> Result<HashMap<String, (String, String)>> {
     let mut xml = part_reader(zip, path)?;
@@ -259,8 +262,8 @@ struct Book {
 }
 
 /// The sheets of `xl/workbook.xml` (name, state, part) and its date system.
-fn workbook(
-    zip: &mut ZipArchive<Cursor<&[u8]>>,
+fn workbook<R: Read + Seek>(
+    zip: &mut ZipArchive<R>,
     rels: &HashMap<String, (String, String)>,
 ) -> Result<Book> {
     let mut xml = part_reader(zip, "xl/workbook.xml")?;
@@ -317,7 +320,7 @@ fn workbook(
 }
 
 /// The shared strings table.
-fn shared_strings(zip: &mut ZipArchive<Cursor<&[u8]>>) -> Result<SharedStrings> {
+fn shared_strings<R: Read + Seek>(zip: &mut ZipArchive<R>) -> Result<SharedStrings> {
     // Read whole: the table is a fraction of the sheets it serves (a tenth of the 100k
     // benchmark's bytes), it is freed before they are read, and its declared size, which the
     // zip reader enforces, was checked against the limits. The strings themselves live as
@@ -528,7 +531,7 @@ fn unescape_excel(text: &str, out: &mut String) {
 }
 
 /// How each cell style (`s` attribute) shows numbers, from `xl/styles.xml`.
-fn styles(zip: &mut ZipArchive<Cursor<&[u8]>>) -> Result<Vec<Format>> {
+fn styles<R: Read + Seek>(zip: &mut ZipArchive<R>) -> Result<Vec<Format>> {
     let mut xml = part_reader(zip, "xl/styles.xml")?;
     let mut custom: HashMap<String, String> = HashMap::new();
     let mut formats = Vec::new();
@@ -1421,15 +1424,19 @@ mod tests {
     /// The workbook read by this reader (which must not step aside) and by calamine.
     fn both(bytes: &[u8]) -> (RawWorkbook, RawWorkbook) {
         let mut quiet = |_, _| true;
-        let streamed = match read("t.xlsx", bytes, &mut Progress::new("t.xlsx", &mut quiet)) {
-            Ok(wb) => wb,
-            Err(Stop::Fallback(why)) => panic!("fell back to calamine: {why}"),
-            Err(Stop::Refused(e)) => panic!("refused: {e}"),
-        };
+        let streamed =
+            match read("t.xlsx", Cursor::new(bytes), &mut Progress::new("t.xlsx", &mut quiet)) {
+                Ok(wb) => wb,
+                Err(Stop::Fallback(why)) => panic!("fell back to calamine: {why}"),
+                Err(Stop::Refused(e)) => panic!("refused: {e}"),
+            };
         let mut quiet = |_, _| true;
-        let calamine =
-            read_xlsx_with_calamine("t.xlsx", bytes, &mut Progress::new("t.xlsx", &mut quiet))
-                .unwrap();
+        let calamine = read_xlsx_with_calamine(
+            "t.xlsx",
+            Cursor::new(bytes),
+            &mut Progress::new("t.xlsx", &mut quiet),
+        )
+        .unwrap();
         (streamed, calamine)
     }
 
@@ -1540,7 +1547,7 @@ mod tests {
             }
         });
         let mut quiet = |_, _| true;
-        let result = read("t.xlsx", &iso, &mut Progress::new("t.xlsx", &mut quiet));
+        let result = read("t.xlsx", Cursor::new(&iso), &mut Progress::new("t.xlsx", &mut quiet));
         assert!(matches!(result, Err(Stop::Fallback(_))), "{result:?}");
         assert!(crate::import::read_bytes("t.xlsx", &iso, &Default::default()).is_ok());
     }

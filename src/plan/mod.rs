@@ -248,6 +248,16 @@ pub struct InputFile {
 }
 
 impl InputFile {
+    /// The record of an upload: its name, size and SHA-256.
+    ///
+    /// # Errors
+    ///
+    /// As [`crate::import::Upload::fingerprint`].
+    pub fn of(name: &str, upload: &crate::import::Upload) -> crate::Result<InputFile> {
+        let (bytes, sha256) = upload.fingerprint()?;
+        Ok(InputFile { name: name.to_string(), sha256, bytes })
+    }
+
     /// Describes a file from its name and bytes.
     pub fn from_bytes(name: &str, bytes: &[u8]) -> InputFile {
         use sha2::Digest;
@@ -346,14 +356,14 @@ pub fn from_file(
     csv: &crate::import::CsvOptions,
     reading: &mut dyn FnMut(u64, u64) -> bool,
 ) -> crate::Result<Plan> {
-    // Read once: the same bytes are fingerprinted for the history and parsed, then freed
-    // before the plan is built, the peak of a sync's memory (issue 6).
-    let bytes = crate::import::load(path)?;
+    // Fingerprinted for the history, then parsed: an .xlsx from its file, anything else from
+    // its bytes, freed before the plan is built (issue 6).
+    let upload = crate::import::Upload::open(path)?;
     let name = crate::import::file_name(path);
-    let input = InputFile::from_bytes(&name, &bytes);
+    let input = InputFile::of(&name, &upload)?;
     let (schema, limits) = (store.schema(), crate::thresholds::Thresholds::load(store)?);
     let (plan, _stored) =
-        read_with_snapshot(store, &name, bytes, csv, reading, |workbook, stored| {
+        read_with_snapshot(store, &name, upload, csv, reading, |workbook, stored| {
             build(schema, stored, &workbook, mode, input, &limits)
         })?;
     Ok(plan)
@@ -365,7 +375,7 @@ pub fn from_file(
 ///
 /// `then` runs on the reader's thread once both are there, with the workbook and the stored
 /// rows (it builds the plan): the memory the read freed (mimalloc keeps a heap per thread)
-/// is reused there. The file's bytes are freed as soon as they are read.
+/// is reused there. The upload is closed (its bytes freed) as soon as it is read.
 ///
 /// `reading` gets the import's progress as [`crate::import::read_bytes_with_progress`]
 /// describes, always on this thread; returning `false` cancels both.
@@ -376,7 +386,7 @@ pub fn from_file(
 pub fn read_with_snapshot<T: Send>(
     store: &crate::Store,
     name: &str,
-    bytes: Vec<u8>,
+    upload: crate::import::Upload,
     csv: &crate::import::CsvOptions,
     reading: &mut dyn FnMut(u64, u64) -> bool,
     then: impl FnOnce(crate::import::RawWorkbook, &Snapshot) -> T + Send,
@@ -390,15 +400,13 @@ pub fn read_with_snapshot<T: Send>(
     std::thread::scope(|scope| {
         let reader = scope.spawn(|| {
             let (report, loaded) = (report, loaded);
-            let workbook =
-                crate::import::read_bytes_with_progress(name, &bytes, csv, &mut |done, total| {
-                    // The receiver outlives this thread (it is joined below): a send cannot
-                    // fail.
-                    let _ = report.send((done, total));
-                    !cancelled.load(Ordering::Relaxed)
-                });
+            let workbook = upload.read_with_progress(name, csv, &mut |done, total| {
+                // The receiver outlives this thread (it is joined below): a send cannot fail.
+                let _ = report.send((done, total));
+                !cancelled.load(Ordering::Relaxed)
+            });
             // Hanging up tells the other thread the read is over.
-            drop((report, bytes));
+            drop(report);
             let workbook = workbook?;
             // No rows come when their load failed or was cancelled: that is reported below.
             let stored = loaded.recv().map_err(|_| crate::import::cancelled(name))?;
@@ -468,6 +476,7 @@ pub fn column_letter(index: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::import::Upload;
 
     /// The demo repository and its full template, as bytes.
     fn demo_and_full_template(dir: &std::path::Path) -> (crate::Store, Vec<u8>) {
@@ -492,7 +501,7 @@ mod tests {
         let ((workbook, given), snapshot) = read_with_snapshot(
             &store,
             "full.xlsx",
-            bytes.clone(),
+            Upload::Bytes(bytes.clone()),
             &csv,
             &mut |d, t| {
                 reports.push((d, t));
@@ -517,13 +526,27 @@ mod tests {
         let (store, bytes) = demo_and_full_template(dir.path());
         let csv = crate::import::CsvOptions::default();
         let keep = |workbook, _: &Snapshot| workbook;
-        let e = read_with_snapshot(&store, "full.xlsx", bytes, &csv, &mut |_, _| false, keep)
-            .unwrap_err();
+        let e = read_with_snapshot(
+            &store,
+            "full.xlsx",
+            Upload::Bytes(bytes),
+            &csv,
+            &mut |_, _| false,
+            keep,
+        )
+        .unwrap_err();
         assert_eq!(e.code, crate::ErrorCode::Cancelled);
         assert!(e.message.contains("full.xlsx"), "{}", e.message);
         // A file the reader refuses is refused the same way as without the second thread.
-        let e =
-            read_with_snapshot(&store, "x.xlsx", vec![], &csv, &mut |_, _| true, keep).unwrap_err();
+        let e = read_with_snapshot(
+            &store,
+            "x.xlsx",
+            Upload::Bytes(vec![]),
+            &csv,
+            &mut |_, _| true,
+            keep,
+        )
+        .unwrap_err();
         let alone = crate::import::read_bytes("x.xlsx", b"", &csv).unwrap_err();
         assert_eq!((e.code, e.message), (alone.code, alone.message));
     }
