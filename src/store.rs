@@ -705,7 +705,8 @@ pub(crate) fn decode_row(entity_type: &EntityType, key: Text, fields: &str) -> R
 
 /// Deserialises a `fields` object straight into the values in attribute order, without an
 /// intermediate map: keys are borrowed from the text when they hold no escape.
-/// The second field bounds the values' total length (the JSON text's), to size their buffer.
+/// The second field is the JSON text's length, which sizes the values' buffer: the values of
+/// a row are a little shorter than the text holding them (the names, quotes and commas).
 struct FieldsSeed<'t>(&'t EntityType, usize);
 
 impl<'de> serde::de::DeserializeSeed<'de> for FieldsSeed<'_> {
