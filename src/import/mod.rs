@@ -767,6 +767,8 @@ mod tests {
             ws.write(0, 1, "Name").unwrap();
             ws.write(1, 0, "001").unwrap();
             ws.write(1, 1, "Ada").unwrap();
+            ws.write(0, 2, "Score").unwrap();
+            ws.write(1, 2, 1.5).unwrap();
         });
         let path = dir.path().join("users.xlsx");
         std::fs::write(&path, &bytes).unwrap();
@@ -787,6 +789,29 @@ mod tests {
         assert_eq!(from_file, from_bytes);
         assert_eq!(from_file.sheets[0].rows.len(), 1);
         assert!(reports.last().is_some_and(|&(d, t)| d == t && t > 0), "{reports:?}");
+
+        // A workbook the streaming reader leaves to calamine (an ISO date cell) is read from
+        // the file too, by calamine.
+        let iso = test_support::patch_zip(&bytes, |name, text| {
+            if name.ends_with("sheet1.xml") {
+                text.replacen("<c r=\"C2\"", "<c r=\"C2\" t=\"d\"", 1)
+            } else {
+                text
+            }
+        });
+        let streamed = xlsx::read(
+            "t.xlsx",
+            std::io::Cursor::new(&iso),
+            &mut Progress::new("t", &mut |_, _| true),
+        );
+        assert!(matches!(streamed, Err(xlsx::Stop::Fallback(_))), "{streamed:?}");
+        std::fs::write(&path, &iso).unwrap();
+        let upload = Upload::open(&path).unwrap();
+        assert!(matches!(upload, Upload::Xlsx(_)), "{upload:?}");
+        let from_file = upload
+            .read_with_progress("users.xlsx", &CsvOptions::default(), &mut |_, _| true)
+            .unwrap();
+        assert_eq!(from_file, read_bytes("users.xlsx", &iso, &CsvOptions::default()).unwrap());
     }
 
     #[test]
