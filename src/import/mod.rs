@@ -557,16 +557,12 @@ impl Upload {
         let (mut file, size) = open_checked(path)?;
         let mut head = Vec::with_capacity(4);
         (&mut file).take(4).read_to_end(&mut head).map_err(|e| Error::io(path, "read", &e))?;
-        file.seek(SeekFrom::Start(0)).map_err(|e| Error::io(path, "read", &e))?;
-        if sniff::is_zip(&head)
+        // The zip sniff seeks where it reads (the archive's end, then its directory).
+        let xlsx = sniff::is_zip(&head)
             && sniff::sniff_zip(&file_name(path), std::io::BufReader::new(&file))?
-                == sniff::Sniffed::Xlsx
-        {
-            file.seek(SeekFrom::Start(0)).map_err(|e| Error::io(path, "read", &e))?;
-            return Ok(Upload::Xlsx(file));
-        }
+                == sniff::Sniffed::Xlsx;
         file.seek(SeekFrom::Start(0)).map_err(|e| Error::io(path, "read", &e))?;
-        Ok(Upload::Bytes(read_all(path, file, size)?))
+        Ok(if xlsx { Upload::Xlsx(file) } else { Upload::Bytes(read_all(path, file, size)?) })
     }
 
     /// Reads the upload as [`read_bytes_with_progress`] reads bytes; `name` is its file name.
@@ -593,19 +589,16 @@ impl Upload {
         }
     }
 
-    /// The upload's size and SHA-256 (lowercase hex), as the history records them.
+    /// The upload's size and SHA-256 (lowercase hex), as the history records them. An
+    /// `.xlsx` is read a second time for it, from the file (the page cache has it): the price
+    /// of not holding the file in memory.
     ///
     /// # Errors
     ///
     /// [`crate::ErrorCode::Io`] if the file cannot be read again.
     pub fn fingerprint(&self) -> Result<(u64, String)> {
-        use sha2::Digest;
-        let mut hasher = sha2::Sha256::new();
-        let size = match self {
-            Upload::Bytes(bytes) => {
-                hasher.update(bytes);
-                bytes.len() as u64
-            }
+        match self {
+            Upload::Bytes(bytes) => Ok(fingerprint(bytes)),
             Upload::Xlsx(file) => {
                 use std::io::{Seek, SeekFrom};
                 let mut file = file;
@@ -616,14 +609,22 @@ impl Upload {
                     )
                 };
                 file.seek(SeekFrom::Start(0)).map_err(io)?;
+                let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
                 let size = std::io::copy(&mut file.take(limits::MAX_FILE_BYTES + 1), &mut hasher)
                     .map_err(io)?;
-                file.seek(SeekFrom::Start(0)).map_err(io)?;
-                size
+                Ok((size, hex(&sha2::Digest::finalize(hasher))))
             }
-        };
-        Ok((size, hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()))
+        }
     }
+}
+
+/// The size and SHA-256 (lowercase hex) of a file's bytes, as the history records them.
+pub fn fingerprint(bytes: &[u8]) -> (u64, String) {
+    (bytes.len() as u64, hex(&<sha2::Sha256 as sha2::Digest>::digest(bytes)))
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Reads a file already in memory; `name` is its file name, used for messages and, for CSV,

@@ -165,7 +165,6 @@ pub(crate) fn read_xlsx<R: Read + Seek>(
         // Something the streaming reader does not handle: calamine reads it, or says why not.
         Err(super::xlsx::Stop::Fallback(_)) => {}
     }
-    source.rewind().map_err(|e| unreadable(name, "an Excel workbook", e))?;
     // calamine panics on some crafted files (a cell reference whose row overflows 32 bits,
     // found by fuzzing: tests/engine/fuzz_regressions.rs). A panic there means a damaged
     // file, not a crash of the app.

@@ -260,13 +260,8 @@ impl InputFile {
 
     /// Describes a file from its name and bytes.
     pub fn from_bytes(name: &str, bytes: &[u8]) -> InputFile {
-        use sha2::Digest;
-        let digest = sha2::Sha256::digest(bytes);
-        InputFile {
-            name: name.to_string(),
-            sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
-            bytes: bytes.len() as u64,
-        }
+        let (bytes, sha256) = crate::import::fingerprint(bytes);
+        InputFile { name: name.to_string(), sha256, bytes }
     }
 }
 

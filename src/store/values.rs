@@ -138,12 +138,6 @@ impl<S: AsRef<str>> FromIterator<S> for Values {
     }
 }
 
-impl<S: AsRef<str>> From<Vec<S>> for Values {
-    fn from(values: Vec<S>) -> Values {
-        values.into_iter().collect()
-    }
-}
-
 impl<S: AsRef<str>, const N: usize> From<[S; N]> for Values {
     fn from(values: [S; N]) -> Values {
         values.into_iter().collect()
