@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::error::{Error, ErrorCode, Result};
 use crate::history::{self, EncodedChange, NewRun, RecordedChange, Run, RunCounts, RunKind};
 use crate::plan::{self, Change, FieldChange, Op, Plan, Snapshot, TypeSummary};
-use crate::store::{Row, Store, encode_row_into};
+use crate::store::{Row, Store, encode_changed_into, encode_row_into};
 use crate::thresholds::{self, Counts, Evaluation, Thresholds};
 
 /// Whether to apply a plan a threshold blocks.
@@ -210,11 +210,15 @@ fn write_run(
             let et = schema
                 .entity_type(c.entity_type)
                 .ok_or_else(|| Error::internal(format!("unknown entity type {}", c.entity_type)))?;
-            if let Some(row) = c.before {
-                encode_row_into(et, row, &mut before);
-            }
             if let Some(row) = c.after {
                 encode_row_into(et, row, &mut after);
+            }
+            // An update's before image is recorded as the values it changed (see `history`).
+            let changed_only = matches!((c.before, c.after), (Some(_), Some(_)));
+            match (c.before, c.after) {
+                (Some(was), Some(is)) => encode_changed_into(et, was, is, &mut before),
+                (Some(was), None) => encode_row_into(et, was, &mut before),
+                (None, _) => {}
             }
             match (c.op, c.after) {
                 (Op::Create, Some(_)) => w.insert_encoded(et, c.key, &after)?,
@@ -231,7 +235,8 @@ fn write_run(
                     entity_type: c.entity_type,
                     key: c.key,
                     op: c.op,
-                    before: c.before.map(|_| before.as_str()),
+                    before: c.before.filter(|_| !changed_only).map(|_| before.as_str()),
+                    before_changed: changed_only.then_some(before.as_str()),
                     after: c.after.map(|_| after.as_str()),
                 },
             )?;

@@ -59,8 +59,9 @@ fn text(out: &Output) -> String {
 #[test]
 fn a_full_disk_fails_the_sync_with_a_clear_message_and_loses_nothing() {
     let ws = Workspace::demo();
-    // A complete-mode User.csv that gives every user a new job title: hundreds of updates and
-    // as many before/after images in the history, far more than a few pages.
+    // A complete-mode User.csv that gives every user a new, long job title: hundreds of
+    // updates, each growing its row and recording its image after in the history, far more
+    // than a few pages.
     let dir = ws.path("csv");
     let out = ws.idbulk(&["template", "--full", "--format", "csv", "-o", dir.to_str().unwrap()]);
     assert_eq!(out.status, 0, "{}", text(&out));
@@ -73,7 +74,7 @@ fn a_full_disk_fails_the_sync_with_a_clear_message_and_loses_nothing() {
     writer.write_record(&headers).unwrap();
     for (i, r) in records.iter().enumerate() {
         let mut cells: Vec<String> = r.iter().map(str::to_string).collect();
-        cells[title] = format!("Retitled number {i}");
+        cells[title] = format!("Retitled number {i}, {}", "in charge of everything ".repeat(12));
         writer.write_record(&cells).unwrap();
     }
     writer.flush().unwrap();

@@ -204,15 +204,37 @@ proptest! {
     }
 
     #[test]
-    fn applying_the_plan_from_a_to_b_gives_b(a in repo(), b in repo()) {
+    fn applying_the_plan_from_a_to_b_gives_b_and_its_undo_gives_a(a in repo(), b in repo()) {
         let (_dir, mut store) = store_of(&a);
+        let before = dump(&store);
         let plan = plan_of(&store, &workbook_of(&b));
         prop_assert!(!plan.has_errors(), "{:?}", plan.findings.iter().map(|f| f.to_string()).collect::<Vec<_>>());
         // Random edits are large by nature: force past the repository's default limits.
         let force = idbulk::apply::Force::Yes { reason: "property test".into() };
-        idbulk::apply::run(&mut store, &plan, &force, chrono::Utc::now(), &mut |_, _| true).unwrap();
+        let run = idbulk::apply::run(&mut store, &plan, &force, chrono::Utc::now(), &mut |_, _| true).unwrap();
         let (_dir_b, expected) = store_of(&b);
-        prop_assert_eq!(dump(&store), dump(&expected));
+        let after = dump(&store);
+        prop_assert_eq!(&after, &dump(&expected));
+        // The history gives every changed row back whole, as it was and as it became (an
+        // update records only the values it changed).
+        let image = |rows: &BTreeMap<String, Vec<Row>>, t: &str, key: &str| {
+            rows[t].iter().find(|r| *r.key == *key).cloned()
+        };
+        for c in idbulk::history::changes(&store, run.id).unwrap() {
+            prop_assert_eq!(&c.before, &image(&before, &c.entity_type, &c.key), "{} {}", c.entity_type, c.key);
+            prop_assert_eq!(&c.after, &image(&after, &c.entity_type, &c.key), "{} {}", c.entity_type, c.key);
+        }
+        let second_images: i64 = rusqlite::Connection::open(store.path())
+            .unwrap()
+            .query_row(
+                "SELECT COUNT(*) FROM change WHERE op = 'update' AND (before IS NOT NULL OR before_changed IS NULL)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        prop_assert_eq!(second_images, 0, "an update records the values it changed, not a second image");
+        idbulk::apply::undo(&mut store, run.id, chrono::Utc::now(), &mut |_, _| true).unwrap();
+        prop_assert_eq!(dump(&store), before);
     }
 
     #[test]
