@@ -161,7 +161,15 @@ pub fn build(
         if let Some(sheet) = sheets.get(&ti) {
             summary.in_file = true;
             if let Some(columns) = map_columns(et, sheet, mode, &mut findings) {
-                let typed = TypeChanges::compute(et, table, sheet, &columns, mode, &mut findings);
+                let typed = TypeChanges::compute(
+                    et,
+                    table,
+                    sheet,
+                    &columns,
+                    mode,
+                    &mut findings,
+                    plan_threads,
+                );
                 summary.unchanged = typed.unchanged;
                 empty_sheet = mode == Mode::Complete && sheet.rows.is_empty() && !table.is_empty();
                 if empty_sheet {
@@ -475,6 +483,7 @@ impl TypeChanges {
         columns: &Columns,
         mode: Mode,
         findings: &mut Vec<Finding>,
+        threads_for: fn(usize) -> usize,
     ) -> TypeChanges {
         // Built on first need: only a key that is not stored is compared with the stored ones.
         let zeros = std::cell::OnceCell::new();
@@ -626,102 +635,17 @@ impl TypeChanges {
             ));
         }
 
-        let mut changes = Vec::new();
-        let mut unchanged = 0;
-        let source = |row: u32| Some(SourceRow { sheet: sheet.name.clone(), row });
         intents.sort_by(|a, b| a.0.cmp(&b.0));
-        // The stored rows are walked beside the intents, both in key order: a merge rather than
-        // a lookup per key (most of the time of a plan of 100k rows went to comparing keys).
-        let mut stored_rows = table.iter().peekable();
-        let mut patches = Vec::with_capacity(et.attributes.len());
-        for rows in intents.chunk_by(|a, b| a.0 == b.0) {
-            let key = &rows[0].0;
-            while stored_rows.next_if(|(k, _)| k.as_str() < key.as_str()).is_some() {}
-            let stored =
-                stored_rows.peek().filter(|(k, _)| k.as_str() == key.as_str()).map(|(_, row)| *row);
-            if rows.len() > 1 {
-                // Every row's values are still checked, so each problem is reported at once.
-                for (_, intent) in rows {
-                    value_patches(et, sheet, columns, mode, intent, findings, &mut patches);
-                }
-                let numbers: Vec<String> =
-                    rows.iter().map(|(_, i)| i.raw.row.to_string()).collect();
-                for (_, intent) in &rows[1..] {
-                    let place = RowPlace { sheet, columns, row: intent.raw.row };
-                    findings.push(place.finding(
-                        Severity::Error,
-                        "duplicate_key",
-                        Some(columns.key),
-                        Some(key.clone()),
-                        format!(
-                            "The {} {key} appears on rows {} of {}.",
-                            et.key,
-                            numbers.join(" and "),
-                            sheet.name
-                        ),
-                        "Keep one row per key: merge the rows or delete the extra ones.".into(),
-                    ));
-                }
-                continue;
-            }
-            let intent = &rows[0].1;
-            value_patches(et, sheet, columns, mode, intent, findings, &mut patches);
-            let place = RowPlace { sheet, columns, row: intent.raw.row };
-            let not_found = |findings: &mut Vec<Finding>,
-                             code,
-                             severity,
-                             message: String,
-                             fix: &str| {
-                let (key_column, key) = (Some(columns.key), Some(key.clone()));
-                findings.push(place.finding(severity, code, key_column, key, message, fix.into()))
-            };
-            // One arm per (action, stored) pair: SPEC section 4's table.
-            let change = match (intent.action, stored) {
-                // Complete mode and Merge on a stored row, Modify: update the cells given.
-                (Action::Upsert | Action::Merge | Action::Modify, Some(old)) => {
-                    update(et, old, &patches, source(intent.raw.row))
-                }
-                // Complete mode and Merge on a new key, Add: create it.
-                (Action::Upsert | Action::Merge | Action::Add, None) => {
-                    Some(create(et, key, &patches, source(intent.raw.row)))
-                }
-                (Action::Add, Some(_)) => {
-                    not_found(
-                        findings,
-                        "already_exists",
-                        Severity::Error,
-                        format!("Add: {} {key} already exists.", et.name),
-                        "Use Modify (or Merge) to change a stored row.",
-                    );
-                    None
-                }
-                (Action::Modify, None) => {
-                    not_found(
-                        findings,
-                        "not_found",
-                        Severity::Error,
-                        format!("Modify: there is no {} {key}.", et.name),
-                        "Check the key, or use Add (or Merge) to create the row.",
-                    );
-                    None
-                }
-                (Action::Delete, Some(old)) => Some(delete(et, old, source(intent.raw.row))),
-                (Action::Delete, None) => {
-                    not_found(
-                        findings,
-                        "delete_not_found",
-                        Severity::Warning,
-                        format!("Delete: there is no {} {key}; nothing to do.", et.name),
-                        "Check the key if you expected it to exist.",
-                    );
-                    None
-                }
-            };
-            match change {
-                Some(c) => changes.push(c),
-                None if stored.is_some() && intent.action != Action::Add => unchanged += 1,
-                None => {}
-            }
+        let groups: Vec<&[(String, Intent)]> = intents.chunk_by(|a, b| a.0 == b.0).collect();
+        let parts = threads_for(groups.len());
+        let merged = merge_in_parts(et, table, &groups, sheet, columns, mode, parts);
+        let mut changes = Vec::with_capacity(merged.iter().map(|m| m.changes.len()).sum());
+        let mut unchanged = 0;
+        // The parts in key order, so the plan is the same whatever the number of threads.
+        for part in merged {
+            changes.extend(part.changes);
+            findings.extend(part.findings);
+            unchanged += part.unchanged;
         }
         if mode == Mode::Complete {
             // Complete mode: a stored row absent from the sheet is deleted. A key present on any
@@ -738,6 +662,163 @@ impl TypeChanges {
         }
         TypeChanges { changes, unchanged }
     }
+}
+
+/// Key groups at least this many are split between threads ([`plan_threads`]): below it,
+/// starting a thread costs more than it saves.
+const PARALLEL_FROM_GROUPS: usize = 8192;
+
+/// Threads a plan's rows are compared on, at most: the comparison takes 1-2 us a row, the
+/// largest share of `build` (issue 6), and two cores are the machine idbulk is measured on.
+const PLAN_THREADS: usize = 2;
+
+/// How many threads compare `groups` key groups with the stored rows.
+fn plan_threads(groups: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    if groups >= PARALLEL_FROM_GROUPS { PLAN_THREADS.min(cores) } else { 1 }
+}
+
+/// What one part of the key groups gives: its changes and findings, in key order.
+#[derive(Default)]
+struct MergedPart {
+    changes: Vec<Change>,
+    findings: Vec<Finding>,
+    unchanged: u64,
+}
+
+/// [`merge_groups`] over `parts` consecutive parts of `groups`, all but the first on threads
+/// of their own; the parts come back in key order.
+fn merge_in_parts(
+    et: &EntityType,
+    table: &BTreeMap<Text, Row>,
+    groups: &[&[(String, Intent<'_>)]],
+    sheet: &RawSheet,
+    columns: &Columns,
+    mode: Mode,
+    parts: usize,
+) -> Vec<MergedPart> {
+    let size = groups.len().div_ceil(parts.max(1)).max(1);
+    let part = |groups: &[&[(String, Intent<'_>)]]| {
+        // The stored rows from the part's first key on: the merge skips any before it.
+        let from = groups.first().map_or("", |g| g[0].0.as_str());
+        let stored =
+            table.range::<str, _>((std::ops::Bound::Included(from), std::ops::Bound::Unbounded));
+        merge_groups(et, stored, groups, sheet, columns, mode)
+    };
+    let mut chunks = groups.chunks(size);
+    let Some(first) = chunks.next() else { return Vec::new() };
+    std::thread::scope(|scope| {
+        let others: Vec<_> = chunks.map(|c| scope.spawn(move || part(c))).collect();
+        let mut merged = vec![part(first)];
+        merged.extend(others.into_iter().map(|h| h.join().expect("a plan thread panicked")));
+        merged
+    })
+}
+
+/// Compares the intents of a sheet, grouped by key and in key order, with the stored rows
+/// (`stored`, in key order from the first group's key at the latest): the changes, the
+/// findings about values, duplicate keys and commands that do not fit what is stored.
+fn merge_groups<'s>(
+    et: &EntityType,
+    stored: impl Iterator<Item = (&'s Text, &'s Row)>,
+    groups: &[&[(String, Intent<'_>)]],
+    sheet: &RawSheet,
+    columns: &Columns,
+    mode: Mode,
+) -> MergedPart {
+    let (mut changes, mut found, mut unchanged) = (Vec::new(), Vec::new(), 0);
+    let findings = &mut found;
+    let source = |row: u32| Some(SourceRow { sheet: sheet.name.clone(), row });
+    // The stored rows are walked beside the intents, both in key order: a merge rather than
+    // a lookup per key (most of the time of a plan of 100k rows went to comparing keys).
+    let mut stored_rows = stored.peekable();
+    let mut patches = Vec::with_capacity(et.attributes.len());
+    for &rows in groups {
+        let key = &rows[0].0;
+        while stored_rows.next_if(|(k, _)| k.as_str() < key.as_str()).is_some() {}
+        let stored =
+            stored_rows.peek().filter(|(k, _)| k.as_str() == key.as_str()).map(|(_, row)| *row);
+        if rows.len() > 1 {
+            // Every row's values are still checked, so each problem is reported at once.
+            for (_, intent) in rows {
+                value_patches(et, sheet, columns, mode, intent, findings, &mut patches);
+            }
+            let numbers: Vec<String> = rows.iter().map(|(_, i)| i.raw.row.to_string()).collect();
+            for (_, intent) in &rows[1..] {
+                let place = RowPlace { sheet, columns, row: intent.raw.row };
+                findings.push(place.finding(
+                    Severity::Error,
+                    "duplicate_key",
+                    Some(columns.key),
+                    Some(key.clone()),
+                    format!(
+                        "The {} {key} appears on rows {} of {}.",
+                        et.key,
+                        numbers.join(" and "),
+                        sheet.name
+                    ),
+                    "Keep one row per key: merge the rows or delete the extra ones.".into(),
+                ));
+            }
+            continue;
+        }
+        let intent = &rows[0].1;
+        value_patches(et, sheet, columns, mode, intent, findings, &mut patches);
+        let place = RowPlace { sheet, columns, row: intent.raw.row };
+        let not_found =
+            |findings: &mut Vec<Finding>, code, severity, message: String, fix: &str| {
+                let (key_column, key) = (Some(columns.key), Some(key.clone()));
+                findings.push(place.finding(severity, code, key_column, key, message, fix.into()))
+            };
+        // One arm per (action, stored) pair: SPEC section 4's table.
+        let change = match (intent.action, stored) {
+            // Complete mode and Merge on a stored row, Modify: update the cells given.
+            (Action::Upsert | Action::Merge | Action::Modify, Some(old)) => {
+                update(et, old, &patches, source(intent.raw.row))
+            }
+            // Complete mode and Merge on a new key, Add: create it.
+            (Action::Upsert | Action::Merge | Action::Add, None) => {
+                Some(create(et, key, &patches, source(intent.raw.row)))
+            }
+            (Action::Add, Some(_)) => {
+                not_found(
+                    findings,
+                    "already_exists",
+                    Severity::Error,
+                    format!("Add: {} {key} already exists.", et.name),
+                    "Use Modify (or Merge) to change a stored row.",
+                );
+                None
+            }
+            (Action::Modify, None) => {
+                not_found(
+                    findings,
+                    "not_found",
+                    Severity::Error,
+                    format!("Modify: there is no {} {key}.", et.name),
+                    "Check the key, or use Add (or Merge) to create the row.",
+                );
+                None
+            }
+            (Action::Delete, Some(old)) => Some(delete(et, old, source(intent.raw.row))),
+            (Action::Delete, None) => {
+                not_found(
+                    findings,
+                    "delete_not_found",
+                    Severity::Warning,
+                    format!("Delete: there is no {} {key}; nothing to do.", et.name),
+                    "Check the key if you expected it to exist.",
+                );
+                None
+            }
+        };
+        match change {
+            Some(c) => changes.push(c),
+            None if stored.is_some() && intent.action != Action::Add => unchanged += 1,
+            None => {}
+        }
+    }
+    MergedPart { changes, findings: found, unchanged }
 }
 
 /// The patches of one row's values, into `patches` (cleared first); problems with a value are
@@ -1116,6 +1197,81 @@ mod canonical_cow_tests {
                 let got = canonical_cow(kind, &cell).map(Cow::into_owned);
                 assert_eq!(got, expected, "{kind:?} {text:?}");
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod parallel_tests {
+    use super::*;
+    use crate::import::{RawHeader, RawRow};
+
+    /// Every kind of row a merge meets, many times over: updates, rows left as stored, adds
+    /// of stored keys, modifies and deletes of missing ones, bad values and duplicate keys.
+    #[test]
+    fn a_plan_compared_on_several_threads_is_the_one_compared_on_one() {
+        let schema = Schema::directory();
+        let user = schema.entity_type("User").unwrap();
+        let last = user.attribute_index("LastName").unwrap();
+        let table: BTreeMap<Text, Row> = (0..3000)
+            .map(|i| {
+                let mut row = Row::empty(format!("{i:05}"), user);
+                row.values.set(last, &format!("Stored {i}"));
+                (row.key.clone(), row)
+            })
+            .collect();
+        let headers = ["Command", "Identifier", "LastName", "ContractStartDate"];
+        let commands = ["Modify", "Merge", "Add", "Delete", "Modify", "Merge", "Frobnicate"];
+        let rows: Vec<RawRow> = (0..5000u32)
+            .map(|i| {
+                let key = format!("{:05}", (i * 7919) % 4000 + i % 3);
+                let value = match i % 5 {
+                    0 => format!("Stored {}", key.trim_start_matches('0')),
+                    1 => String::new(),
+                    _ => format!("Name {i}"),
+                };
+                let date = if i % 11 == 0 { "not a date" } else { "" };
+                let cells = [commands[i as usize % commands.len()], &key, &value, date]
+                    .map(|t| if t.is_empty() { Cell::Empty } else { Cell::Text(t.into()) });
+                RawRow { row: i + 2, cells: cells.into() }
+            })
+            .collect();
+        let sheet = RawSheet {
+            name: "User".into(),
+            headers: (0..)
+                .zip(headers)
+                .map(|(column, h)| RawHeader { column, text: h.into() })
+                .collect(),
+            rows,
+        };
+        let mut findings = Vec::new();
+        let columns = map_columns(user, &sheet, Mode::Incremental, &mut findings).unwrap();
+        assert!(findings.is_empty(), "{findings:?}");
+        let compute = |threads_for: fn(usize) -> usize| {
+            let mut findings = Vec::new();
+            let typed = TypeChanges::compute(
+                user,
+                &table,
+                &sheet,
+                &columns,
+                Mode::Incremental,
+                &mut findings,
+                threads_for,
+            );
+            (typed.changes, findings, typed.unchanged)
+        };
+        let one = compute(|_| 1);
+        let codes: HashSet<&str> = one.1.iter().map(|f| f.code).collect();
+        for code in ["duplicate_key", "bad_value", "already_exists", "not_found", "unknown_command"]
+        {
+            assert!(codes.contains(code), "the rows meet {code}: {codes:?}");
+        }
+        assert!(
+            one.0.iter().any(|c| c.op == Op::Update) && one.2 > 0,
+            "updates and unchanged rows"
+        );
+        for threads in [|_| 2, |_| 3, |_| 64, |n| n + 5] {
+            assert_eq!(compute(threads), one);
         }
     }
 }
