@@ -282,6 +282,9 @@ pub fn restore(db: &Path, from: &Path, now: DateTime<Utc>) -> Result<Restored> {
         Connection::open(prepared.path()).map_err(|e| sql_error(prepared.path(), e))?;
     copy(&source, &mut staged, from)?;
     drop(source);
+    // A backup from an earlier idbulk is brought to this build's file format here: windows
+    // that keep the repository open never migrate it again, and would meet the old layout.
+    crate::store::migrate(&mut staged, prepared.path())?;
     staged
         .execute("UPDATE meta SET value = ?1 WHERE name = 'revision'", [revision.to_string()])
         .map_err(|e| sql_error(prepared.path(), e))?;
@@ -588,6 +591,27 @@ mod tests {
         let previous = Store::open(&restored.previous.unwrap()).unwrap();
         assert_eq!(sites(&previous), ["LYO", "NCE", "PAR"], "the state before was backed up");
         assert!(store.integrity_problems().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_backup_from_an_earlier_file_format_is_restored_in_this_one() {
+        let (_dir, db, mut store) = repository();
+        add_site(&mut store, "PAR");
+        let b = create(&store, at(0)).unwrap();
+        // As format 2 wrote it: no `before_changed` column in the history.
+        Connection::open(&b.path)
+            .unwrap()
+            .execute_batch(
+                "ALTER TABLE change DROP COLUMN before_changed; PRAGMA user_version = 2;",
+            )
+            .unwrap();
+        add_site(&mut store, "LYO");
+        restore(&db, &b.path, at(5)).unwrap();
+        assert_eq!(sites(&store), ["PAR"]);
+        // The window that stayed open records history in the current layout.
+        let version: i64 = store.conn().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, FILE_FORMAT_VERSION);
+        store.conn().prepare("SELECT before_changed FROM change").expect("the column is back");
     }
 
     #[test]

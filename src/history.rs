@@ -1,12 +1,13 @@
-//! History: every run recorded with the before and after image of every row it changed.
+//! History: every run recorded with what every row it changed was before and is after.
 //!
 //! A run is a sync or an undo. Its record holds the time, mode, file name and SHA-256, counts,
-//! the threshold evaluation, the force reason, and one `change` row per row written with its
-//! before and after images (JSON, as the store encodes rows). An update keeps its after image
-//! whole and, of its before image, only the values it changed (`before_changed`): most updates
-//! change one or two values of twenty, and writing the second full image was a third of the
-//! time of an apply (issue 6). That is enough to undo a run, to show what it did, and to
-//! rebuild the repository as it was before the last run (reports compare before and after).
+//! the threshold evaluation, the force reason, and one `change` row per row written: its image
+//! after (JSON, as the store encodes rows), and its image before, whole for a delete or, for
+//! an update, as the values the update changed (`before_changed`; runs recorded before file
+//! format 3 keep whole images). Most updates change one or two values of twenty: the second
+//! whole image doubled the history a sync adds (issue 6). Either way [`changes`] gives both
+//! images whole, which is enough to undo a run, to show what it did, and to rebuild the
+//! repository as it was before the last run (reports compare before and after).
 
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
@@ -304,6 +305,8 @@ pub fn changes(store: &Store, run_id: i64) -> Result<Vec<RecordedChange>> {
         };
         let after = image(after)?;
         let before = match (image(before)?, &after, before_changed) {
+            // A full image, or none (a create).
+            (before, _, None) => before,
             // An update recorded since format 3: the row after, with the values it changed
             // set back.
             (None, Some(after), Some(changed)) => {
@@ -311,7 +314,15 @@ pub fn changes(store: &Store, run_id: i64) -> Result<Vec<RecordedChange>> {
                 decode_changed_into(et, &mut before, &changed)?;
                 Some(before)
             }
-            (before, _, _) => before,
+            // Changed values beside a full image, or without the row they apply to.
+            (_, _, Some(_)) => {
+                return Err(Error::new(
+                    ErrorCode::Repository,
+                    format!(
+                        "The history of {entity_type} {key} in run {run_id} is damaged (its images do not fit together)."
+                    ),
+                ));
+            }
         };
         out.push(RecordedChange { op: parse_op(&op), before, after, entity_type, key });
     }
@@ -347,6 +358,14 @@ mod tests {
     /// A repository with one run changing Site `S1` from `before` to `after`, recorded with
     /// the columns given, as an earlier build (full images) or this one (changed values) would.
     fn recorded(before: Option<&str>, before_changed: Option<&str>) -> Vec<RecordedChange> {
+        recorded_result(before, before_changed).unwrap()
+    }
+
+    /// [`recorded`], as [`changes`] answers.
+    fn recorded_result(
+        before: Option<&str>,
+        before_changed: Option<&str>,
+    ) -> Result<Vec<RecordedChange>> {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::create(&dir.path().join("r.db"), &Schema::directory()).unwrap();
         store
@@ -369,7 +388,15 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-        changes(&store, 1).unwrap()
+        changes(&store, 1)
+    }
+
+    #[test]
+    fn changed_values_that_do_not_fit_their_images_are_damage() {
+        let both = recorded_result(Some(r#"{"DisplayName":"Paris"}"#), Some(r#"{"City":""}"#));
+        let e = both.unwrap_err();
+        assert_eq!(e.code, ErrorCode::Repository);
+        assert!(e.message.contains("Site S1 in run 1 is damaged"), "{}", e.message);
     }
 
     #[test]

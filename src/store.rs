@@ -995,7 +995,8 @@ fn refuse_newer(conn: &Connection, path: &Path) -> Result<i64> {
     Ok(version)
 }
 
-fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+/// Brings the file behind `conn` to [`FILE_FORMAT_VERSION`], in one transaction.
+pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     let version = refuse_newer(conn, path)?;
     if version == FILE_FORMAT_VERSION {
         return Ok(());
@@ -1106,7 +1107,7 @@ fn lowercase_first(text: &str) -> String {
 mod tests {
     use super::*;
 
-    fn user_type(schema: &Schema) -> &EntityType {
+    fn site_type(schema: &Schema) -> &EntityType {
         schema.entity_type("Site").unwrap()
     }
 
@@ -1117,7 +1118,7 @@ mod tests {
     #[test]
     fn rows_encode_as_json_objects_and_decode_back() {
         let schema = Schema::directory();
-        let t = user_type(&schema);
+        let t = site_type(&schema);
         let tricky = "a \"quote\", a \\ backslash, \n\r\t\u{8}\u{c}\u{1} and é€😀";
         let row = Row { key: "K".into(), values: [tricky, "", "x"].into_iter().collect() };
         let text = encode_row(t, &row);
@@ -1168,7 +1169,7 @@ mod tests {
     #[test]
     fn an_update_recorded_as_its_changed_values_gives_the_row_before_back() {
         let schema = Schema::directory();
-        let t = user_type(&schema);
+        let t = site_type(&schema);
         let before = Row { key: "K".into(), values: ["Paris \"HQ\"", "", "France"].into() };
         let after = Row { key: "K".into(), values: ["Paris", "Lyon", ""].into() };
         let mut changed = String::new();
@@ -1199,7 +1200,7 @@ mod tests {
             after in proptest::collection::vec(proptest::prop_oneof!["", ".{0,4}"], 3),
         ) {
             let schema = Schema::directory();
-            let t = user_type(&schema);
+            let t = site_type(&schema);
             let before = Row { key: "K".into(), values: before.iter().collect() };
             let mut row = Row { key: "K".into(), values: after.iter().collect() };
             let mut changed = String::new();
@@ -1241,7 +1242,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.db");
         let schema = Schema::directory();
-        let t = user_type(&schema).clone();
+        let t = site_type(&schema).clone();
         let mut store = Store::create(&path, &schema).unwrap();
         store
             .write(|w| {
@@ -1266,7 +1267,7 @@ mod tests {
     fn a_failed_write_leaves_nothing_behind() {
         let dir = tempfile::tempdir().unwrap();
         let schema = Schema::directory();
-        let t = user_type(&schema).clone();
+        let t = site_type(&schema).clone();
         let mut store = Store::create(&dir.path().join("r.db"), &schema).unwrap();
         let err = store
             .write(|w| {

@@ -674,8 +674,10 @@ const PLAN_THREADS: usize = 2;
 
 /// How many threads compare `groups` key groups with the stored rows.
 fn plan_threads(groups: usize) -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    if groups >= PARALLEL_FROM_GROUPS { PLAN_THREADS.min(cores) } else { 1 }
+    if groups < PARALLEL_FROM_GROUPS {
+        return 1;
+    }
+    PLAN_THREADS.min(std::thread::available_parallelism().map_or(1, usize::from))
 }
 
 /// What one part of the key groups gives: its changes and findings, in key order.
@@ -708,9 +710,18 @@ fn merge_in_parts(
     let mut chunks = groups.chunks(size);
     let Some(first) = chunks.next() else { return Vec::new() };
     std::thread::scope(|scope| {
-        let others: Vec<_> = chunks.map(|c| scope.spawn(move || part(c))).collect();
+        // A part whose thread cannot be started (the system is out of threads) waits for
+        // this thread instead.
+        let others: Vec<_> = chunks
+            .map(|c| (c, std::thread::Builder::new().spawn_scoped(scope, move || part(c)).ok()))
+            .collect();
         let mut merged = vec![part(first)];
-        merged.extend(others.into_iter().map(|h| h.join().expect("a plan thread panicked")));
+        for (c, thread) in others {
+            merged.push(match thread {
+                Some(t) => t.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                None => part(c),
+            });
+        }
         merged
     })
 }
@@ -1206,10 +1217,11 @@ mod parallel_tests {
     use super::*;
     use crate::import::{RawHeader, RawRow};
 
-    /// Every kind of row a merge meets, many times over: updates, rows left as stored, adds
-    /// of stored keys, modifies and deletes of missing ones, bad values and duplicate keys.
-    #[test]
-    fn a_plan_compared_on_several_threads_is_the_one_compared_on_one() {
+    /// The changes, findings and unchanged count of `rows` rows of every kind a merge meets
+    /// (updates, rows left as stored, adds of stored keys, modifies and deletes of missing
+    /// ones, bad values, duplicate keys) against 3,000 stored users, compared on the number
+    /// of threads `threads_for` gives.
+    fn compute(rows: u32, threads_for: fn(usize) -> usize) -> (Vec<Change>, Vec<Finding>, u64) {
         let schema = Schema::directory();
         let user = schema.entity_type("User").unwrap();
         let last = user.attribute_index("LastName").unwrap();
@@ -1222,7 +1234,7 @@ mod parallel_tests {
             .collect();
         let headers = ["Command", "Identifier", "LastName", "ContractStartDate"];
         let commands = ["Modify", "Merge", "Add", "Delete", "Modify", "Merge", "Frobnicate"];
-        let rows: Vec<RawRow> = (0..5000u32)
+        let rows: Vec<RawRow> = (0..rows)
             .map(|i| {
                 let key = format!("{:05}", (i * 7919) % 4000 + i % 3);
                 let value = match i % 5 {
@@ -1247,20 +1259,21 @@ mod parallel_tests {
         let mut findings = Vec::new();
         let columns = map_columns(user, &sheet, Mode::Incremental, &mut findings).unwrap();
         assert!(findings.is_empty(), "{findings:?}");
-        let compute = |threads_for: fn(usize) -> usize| {
-            let mut findings = Vec::new();
-            let typed = TypeChanges::compute(
-                user,
-                &table,
-                &sheet,
-                &columns,
-                Mode::Incremental,
-                &mut findings,
-                threads_for,
-            );
-            (typed.changes, findings, typed.unchanged)
-        };
-        let one = compute(|_| 1);
+        let typed = TypeChanges::compute(
+            user,
+            &table,
+            &sheet,
+            &columns,
+            Mode::Incremental,
+            &mut findings,
+            threads_for,
+        );
+        (typed.changes, findings, typed.unchanged)
+    }
+
+    #[test]
+    fn a_plan_compared_on_several_threads_is_the_one_compared_on_one() {
+        let one = compute(5000, |_| 1);
         let codes: HashSet<&str> = one.1.iter().map(|f| f.code).collect();
         for code in ["duplicate_key", "bad_value", "already_exists", "not_found", "unknown_command"]
         {
@@ -1270,8 +1283,12 @@ mod parallel_tests {
             one.0.iter().any(|c| c.op == Op::Update) && one.2 > 0,
             "updates and unchanged rows"
         );
-        for threads in [|_| 2, |_| 3, |_| 64, |n| n + 5] {
-            assert_eq!(compute(threads), one);
+        for threads in [|_| 2, |_| 3, |_| 7] {
+            assert_eq!(compute(5000, threads), one);
         }
+        // More parts than key groups: one group each, none lost.
+        let few = compute(12, |_| 1);
+        assert!(!few.0.is_empty() && !few.1.is_empty(), "{few:?}");
+        assert_eq!(compute(12, |_| 40), few);
     }
 }
