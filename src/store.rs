@@ -631,22 +631,8 @@ pub(crate) fn encode_row(entity_type: &EntityType, row: &Row) -> String {
 /// [`encode_row`] into a buffer the caller reuses (cleared first). Written by hand, in
 /// attribute order: building a `serde_json::Map` first cost two allocations per value.
 pub(crate) fn encode_row_into(entity_type: &EntityType, row: &Row, out: &mut String) {
-    out.clear();
-    out.push('{');
-    let mut first = true;
-    for (attr, value) in entity_type.attributes.iter().zip(&row.values) {
-        if value.is_empty() {
-            continue;
-        }
-        if !first {
-            out.push(',');
-        }
-        first = false;
-        push_json_string(out, &attr.name);
-        out.push(':');
-        push_json_string(out, value);
-    }
-    out.push('}');
+    let non_empty = row.values.iter().map(|v| (!v.is_empty()).then_some(v));
+    encode_fields_into(entity_type, non_empty, out);
 }
 
 /// The values an update changed, as they were before it: a JSON object like [`encode_row`]'s,
@@ -660,14 +646,22 @@ pub(crate) fn encode_changed_into(
     after: &Row,
     out: &mut String,
 ) {
+    let changed = before.values.iter().zip(after.values.iter()).map(|(b, a)| (b != a).then_some(b));
+    encode_fields_into(entity_type, changed, out);
+}
+
+/// Writes into `out` (cleared first) a JSON object of the values given, by attribute name, in
+/// attribute order; `None` leaves an attribute out.
+fn encode_fields_into<'v>(
+    entity_type: &EntityType,
+    values: impl Iterator<Item = Option<&'v str>>,
+    out: &mut String,
+) {
     out.clear();
     out.push('{');
     let mut first = true;
-    let changed = before.values.iter().zip(after.values.iter()).map(|(b, a)| (b, b != a));
-    for (attr, (value, changed)) in entity_type.attributes.iter().zip(changed) {
-        if !changed {
-            continue;
-        }
+    for (attr, value) in entity_type.attributes.iter().zip(values) {
+        let Some(value) = value else { continue };
         if !first {
             out.push(',');
         }
