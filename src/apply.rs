@@ -213,13 +213,18 @@ fn write_run(
             if let Some(row) = c.after {
                 encode_row_into(et, row, &mut after);
             }
-            // An update's before image is recorded as the values it changed (see `history`).
-            let changed_only = matches!((c.before, c.after), (Some(_), Some(_)));
-            match (c.before, c.after) {
-                (Some(was), Some(is)) => encode_changed_into(et, was, is, &mut before),
-                (Some(was), None) => encode_row_into(et, was, &mut before),
-                (None, _) => {}
-            }
+            // An update's image before is recorded as the values it changed (see `history`).
+            let changed_only = match (c.before, c.after) {
+                (Some(was), Some(is)) => {
+                    encode_changed_into(et, was, is, &mut before);
+                    true
+                }
+                (Some(was), None) => {
+                    encode_row_into(et, was, &mut before);
+                    false
+                }
+                (None, _) => false,
+            };
             match (c.op, c.after) {
                 (Op::Create, Some(_)) => w.insert_encoded(et, c.key, &after)?,
                 (Op::Update, Some(_)) => w.update_encoded(et, c.key, &after)?,
