@@ -240,7 +240,7 @@ fn write_run(
                     entity_type: c.entity_type,
                     key: c.key,
                     op: c.op,
-                    before: c.before.filter(|_| !changed_only).map(|_| before.as_str()),
+                    before: (c.before.is_some() && !changed_only).then_some(before.as_str()),
                     before_changed: changed_only.then_some(before.as_str()),
                     after: c.after.map(|_| after.as_str()),
                 },

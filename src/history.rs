@@ -355,17 +355,10 @@ mod tests {
     use super::*;
     use crate::schema::Schema;
 
-    /// A repository with one run changing Site `S1` from `before` to `after`, recorded with
-    /// the columns given, as an earlier build (full images) or this one (changed values) would.
-    fn recorded(before: Option<&str>, before_changed: Option<&str>) -> Vec<RecordedChange> {
-        recorded_result(before, before_changed).unwrap()
-    }
-
-    /// [`recorded`], as [`changes`] answers.
-    fn recorded_result(
-        before: Option<&str>,
-        before_changed: Option<&str>,
-    ) -> Result<Vec<RecordedChange>> {
+    /// What [`changes`] answers for a repository with one run changing Site `S1` from
+    /// `before` to `after`, recorded with the columns given, as an earlier build (full images)
+    /// or this one (changed values) would.
+    fn recorded(before: Option<&str>, before_changed: Option<&str>) -> Result<Vec<RecordedChange>> {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::create(&dir.path().join("r.db"), &Schema::directory()).unwrap();
         store
@@ -393,7 +386,7 @@ mod tests {
 
     #[test]
     fn changed_values_that_do_not_fit_their_images_are_damage() {
-        let both = recorded_result(Some(r#"{"DisplayName":"Paris"}"#), Some(r#"{"City":""}"#));
+        let both = recorded(Some(r#"{"DisplayName":"Paris"}"#), Some(r#"{"City":""}"#));
         let e = both.unwrap_err();
         assert_eq!(e.code, ErrorCode::Repository);
         assert!(e.message.contains("Site S1 in run 1 is damaged"), "{}", e.message);
@@ -401,9 +394,11 @@ mod tests {
 
     #[test]
     fn an_update_reads_back_whole_from_full_images_or_from_its_changed_values() {
-        let old_style = recorded(Some(r#"{"DisplayName":"Paris","Country":"France"}"#), None);
+        let old_style =
+            recorded(Some(r#"{"DisplayName":"Paris","Country":"France"}"#), None).unwrap();
         let new_style =
-            recorded(None, Some(r#"{"DisplayName":"Paris","City":"","Country":"France"}"#));
+            recorded(None, Some(r#"{"DisplayName":"Paris","City":"","Country":"France"}"#))
+                .unwrap();
         assert_eq!(old_style, new_style);
         let [change] = &new_style[..] else { panic!("one change: {new_style:?}") };
         assert_eq!(change.before.as_ref().unwrap().values, ["Paris", "", "France"]);
