@@ -9,9 +9,9 @@
 use serde::Serialize;
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::history::{self, EncodedChange, NewRun, RecordedChange, Run, RunCounts, RunKind};
+use crate::history::{self, ImageChange, NewRun, RecordedChange, Run, RunCounts, RunKind};
 use crate::plan::{self, Change, FieldChange, Op, Plan, Snapshot, TypeSummary};
-use crate::store::{Row, Store, encode_changed_into, encode_row_into};
+use crate::store::{Row, Store, encode_row_into};
 use crate::thresholds::{self, Counts, Evaluation, Thresholds};
 
 /// Whether to apply a plan a threshold blocks.
@@ -111,7 +111,6 @@ pub fn run(
             entity_type: &c.entity_type,
             key: &c.key,
             op: c.op,
-            before: c.before.as_ref(),
             after: c.after.as_ref(),
         })
         .collect();
@@ -139,7 +138,6 @@ struct ChangeRef<'a> {
     entity_type: &'a str,
     key: &'a str,
     op: Op,
-    before: Option<&'a Row>,
     after: Option<&'a Row>,
 }
 
@@ -201,8 +199,9 @@ fn write_run(
                 revision_before: w.revision_before(),
             },
         )?;
-        // Each image is encoded once, into buffers reused from row to row.
-        let (mut before, mut after) = (String::new(), String::new());
+        // Each image is encoded once, into a buffer reused from row to row; the history
+        // points at the images the store keeps.
+        let mut after = String::new();
         for (done, c) in changes.iter().enumerate() {
             if done % 1024 == 0 && !progress(done as u64, total) {
                 return Err(Error::new(ErrorCode::Cancelled, "Cancelled; nothing was applied."));
@@ -210,39 +209,30 @@ fn write_run(
             let et = schema
                 .entity_type(c.entity_type)
                 .ok_or_else(|| Error::internal(format!("unknown entity type {}", c.entity_type)))?;
-            if let Some(row) = c.after {
-                encode_row_into(et, row, &mut after);
-            }
-            // An update's image before is recorded as the values it changed (see `history`).
-            let changed_only = match (c.before, c.after) {
-                (Some(was), Some(is)) => {
-                    encode_changed_into(et, was, is, &mut before);
-                    true
+            let (before_image, after_image) = match (c.op, c.after) {
+                (Op::Delete, _) => (Some(w.delete(et, c.key)?), None),
+                (op, Some(row)) => {
+                    encode_row_into(et, row, &mut after);
+                    if op == Op::Create {
+                        (None, Some(w.insert_encoded(et, c.key, &after)?))
+                    } else {
+                        let (before, after) = w.update_encoded(et, c.key, &after)?;
+                        (Some(before), Some(after))
+                    }
                 }
-                (Some(was), None) => {
-                    encode_row_into(et, was, &mut before);
-                    false
-                }
-                (None, _) => false,
-            };
-            match (c.op, c.after) {
-                (Op::Create, Some(_)) => w.insert_encoded(et, c.key, &after)?,
-                (Op::Update, Some(_)) => w.update_encoded(et, c.key, &after)?,
-                (Op::Delete, _) => w.delete(et, c.key)?,
                 (_, None) => return Err(Error::internal("a create or update without its row")),
-            }
+            };
             history::record_change(
                 w.tx(),
                 w.path(),
-                &EncodedChange {
+                &ImageChange {
                     run_id: id,
                     seq: done,
                     entity_type: c.entity_type,
                     key: c.key,
                     op: c.op,
-                    before: (c.before.is_some() && !changed_only).then_some(before.as_str()),
-                    before_changed: changed_only.then_some(before.as_str()),
-                    after: c.after.map(|_| after.as_str()),
+                    before_image,
+                    after_image,
                 },
             )?;
         }
@@ -384,7 +374,6 @@ pub fn undo(
                 entity_type: &c.entity_type,
                 key: &c.key,
                 op: c.op,
-                before: c.before.as_ref(),
                 after: c.after.as_ref(),
             })
             .collect::<Vec<_>>(),

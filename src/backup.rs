@@ -598,20 +598,23 @@ mod tests {
         let (_dir, db, mut store) = repository();
         add_site(&mut store, "PAR");
         let b = create(&store, at(0)).unwrap();
-        // As format 2 wrote it: no `before_changed` column in the history.
-        Connection::open(&b.path)
-            .unwrap()
-            .execute_batch(
-                "ALTER TABLE change DROP COLUMN before_changed; PRAGMA user_version = 2;",
-            )
-            .unwrap();
+        // As format 2 wrote it: whole rows in `record`, no `before_changed` in the history.
+        std::fs::remove_file(&b.path).unwrap();
+        crate::store::create_in_format(
+            &b.path,
+            store.schema(),
+            2,
+            &[("Site", "NCE", r#"{"DisplayName":"Site NCE","Country":"France"}"#)],
+        );
         add_site(&mut store, "LYO");
         restore(&db, &b.path, at(5)).unwrap();
-        assert_eq!(sites(&store), ["PAR"]);
-        // The window that stayed open records history in the current layout.
+        assert_eq!(sites(&store), ["NCE"]);
+        // The window that stayed open reads and writes the current layout.
         let version: i64 = store.conn().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
         assert_eq!(version, FILE_FORMAT_VERSION);
-        store.conn().prepare("SELECT before_changed FROM change").expect("the column is back");
+        add_site(&mut store, "LYO");
+        assert_eq!(sites(&store), ["LYO", "NCE"]);
+        assert!(store.integrity_problems().unwrap().is_empty());
     }
 
     #[test]

@@ -1,20 +1,24 @@
 //! History: every run recorded with what every row it changed was before and is after.
 //!
 //! A run is a sync or an undo. Its record holds the time, mode, file name and SHA-256, counts,
-//! the threshold evaluation, the force reason, and one `change` row per row written: its image
-//! after (JSON, as the store encodes rows), and its image before, whole for a delete or, for
-//! an update, as the values the update changed (`before_changed`; runs recorded before file
-//! format 3 keep whole images). Most updates change one or two values of twenty: the second
-//! whole image doubled the history a sync adds (issue 6). Either way [`changes`] gives both
-//! images whole, which is enough to undo a run, to show what it did, and to rebuild the
-//! repository as it was before the last run (reports compare before and after).
+//! the threshold evaluation, the force reason, and one `change` row per row written, pointing
+//! at the row's images before and after in the store's `image` table (`before_image`,
+//! `after_image`; see [`crate::store`]). The store keeps every image a row ever had, so
+//! recording a change copies no image: the one after is the row's new image, the one before
+//! is the image it had.
+//!
+//! Changes recorded by earlier file formats keep their own copies: a whole image after, and
+//! before, a whole image or (format 3) an update's changed values (`before_changed`). Either
+//! way [`changes`] gives both images whole, which is enough to undo a run, to show what it
+//! did, and to rebuild the repository as it was before the last run (reports compare before
+//! and after).
 
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::plan::{Mode, Op, TypeSummary};
-use crate::store::{Row, Store, decode_changed_into, decode_row, sql_error};
+use crate::store::{ImageId, Row, Store, decode_changed_into, decode_row, sql_error};
 use crate::thresholds::Evaluation;
 
 /// What kind of run.
@@ -148,32 +152,30 @@ pub(crate) fn record_run(
     Ok(tx.last_insert_rowid())
 }
 
-/// One change of a run as it is recorded: its row images already encoded with
-/// [`crate::store::encode_row`] (apply encodes each image once, for the table and here).
-pub(crate) struct EncodedChange<'a> {
+/// One change of a run as it is recorded: the ids of its row images in the store's `image`
+/// table (see [`crate::store`]).
+pub(crate) struct ImageChange<'a> {
     pub run_id: i64,
     pub seq: usize,
     pub entity_type: &'a str,
     pub key: &'a str,
     pub op: Op,
-    /// The full image before (a delete's); `None` for a create, and for an update, which
-    /// records `before_changed` instead.
-    pub before: Option<&'a str>,
-    /// An update's changed values as they were (`store::encode_changed_into`).
-    pub before_changed: Option<&'a str>,
-    pub after: Option<&'a str>,
+    /// The image before; `None` for a create.
+    pub before_image: Option<ImageId>,
+    /// The image after; `None` for a delete.
+    pub after_image: Option<ImageId>,
 }
 
 /// Records one change of the run [`record_run`] recorded, in the same transaction.
 pub(crate) fn record_change(
     tx: &rusqlite::Transaction<'_>,
     path: &std::path::Path,
-    c: &EncodedChange<'_>,
+    c: &ImageChange<'_>,
 ) -> Result<()> {
     let mut stmt = tx
         .prepare_cached(
-            "INSERT INTO change (run_id, seq, entity_type, key, op, before, after, before_changed)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO change (run_id, seq, entity_type, key, op, before_image, after_image)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )
         .map_err(|e| sql_error(path, e))?;
     stmt.execute(params![
@@ -182,9 +184,8 @@ pub(crate) fn record_change(
         c.entity_type,
         c.key,
         c.op.name(),
-        c.before,
-        c.after,
-        c.before_changed,
+        c.before_image,
+        c.after_image,
     ])
     .map_err(|e| sql_error(path, e))?;
     Ok(())
@@ -275,8 +276,12 @@ pub fn changes(store: &Store, run_id: i64) -> Result<Vec<RecordedChange>> {
     let mut stmt = store
         .conn()
         .prepare(
-            "SELECT entity_type, key, op, before, after, before_changed FROM change
-             WHERE run_id = ?1 ORDER BY seq",
+            "SELECT c.entity_type, c.key, c.op, coalesce(c.before, b.fields),
+                    coalesce(c.after, a.fields), c.before_changed
+             FROM change c
+             LEFT JOIN image b ON b.id = c.before_image
+             LEFT JOIN image a ON a.id = c.after_image
+             WHERE c.run_id = ?1 ORDER BY c.seq",
         )
         .map_err(sql)?;
     let rows = stmt
@@ -307,8 +312,8 @@ pub fn changes(store: &Store, run_id: i64) -> Result<Vec<RecordedChange>> {
         let before = match (image(before)?, &after, before_changed) {
             // A full image, or none (a create).
             (before, _, None) => before,
-            // An update recorded since format 3: the row after, with the values it changed
-            // set back.
+            // An update recorded by format 3: the row after, with the values it changed set
+            // back.
             (None, Some(after), Some(changed)) => {
                 let mut before = after.clone();
                 decode_changed_into(et, &mut before, &changed)?;

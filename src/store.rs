@@ -2,11 +2,16 @@
 //!
 //! # Layout
 //!
-//! Rows of every entity type live in one table, `record(entity_type, key, fields)`, where
-//! `fields` is a JSON object from attribute name to canonical text value (empty values are
-//! left out). Keeping attributes by name rather than by column means an administrator can add
-//! attributes or entity types to the schema without a migration; an attribute the schema no
-//! longer declares is simply not read.
+//! A row's values are an **image**: a JSON object from attribute name to canonical text value
+//! (empty values are left out), kept in `image(id, fields)`. Keeping attributes by name rather
+//! than by column means an administrator can add attributes or entity types to the schema
+//! without a migration; an attribute the schema no longer declares is simply not read.
+//!
+//! The rows of every entity type are `record(entity_type, key, image)`: which image each key
+//! has now. Images are only ever added: a write adds the row's new image and points its record
+//! at it, and the image it had stays, as the history's image before (see `history`). So an
+//! update of one row in ten writes its new image at the end of `image` and a small record,
+//! instead of rewriting every page of a table of whole rows (file format 4; issue 6).
 //!
 //! The schema itself is kept in `meta`, with a **revision** counter that every write bumps: a
 //! plan remembers the revision it was built on, and apply refuses if it moved.
@@ -95,7 +100,7 @@ pub struct Store {
 
 /// The schema version of the repository file this build writes. Opening a file with a newer
 /// one is refused rather than risking damage.
-pub const FILE_FORMAT_VERSION: i64 = 3;
+pub const FILE_FORMAT_VERSION: i64 = 4;
 
 /// The page size of repositories this build creates (see `connect`).
 const PAGE_SIZE: u32 = 65_536;
@@ -104,7 +109,7 @@ const PAGE_SIZE: u32 = 65_536;
 const CACHE_KIB: u32 = 2 * 1024;
 
 /// Migrations, in order: entry `i` takes the file from format `i` to `i + 1`.
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     // 1: rows and metadata.
     "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
      CREATE TABLE record (
@@ -148,6 +153,28 @@ const MIGRATIONS: [&str; 3] = [
     // 3: an update's before image as the values it changed (`before` is then NULL), see
     // `history`. Changes recorded before keep their full images.
     "ALTER TABLE change ADD COLUMN before_changed TEXT;",
+    // 4: row images apart from the records that point at them, and changes recorded as the
+    // images they point at (`before` and `after` are then NULL), see the module docs. The
+    // images of the rows there are now are numbered in key order, the order a scan reads them.
+    // The links to images are not declared foreign keys: SQLite then journals every page an
+    // update of `record` touches, in case the statement has to be undone (a third of an
+    // apply's time), and looks up both images of every change recorded (a sixth). They are
+    // checked by `Store::integrity_problems` instead.
+    "CREATE TABLE image (id INTEGER PRIMARY KEY, fields TEXT NOT NULL);
+     INSERT INTO image (id, fields)
+         SELECT row_number() OVER (ORDER BY entity_type, key), fields FROM record;
+     CREATE TABLE record_image (
+         entity_type TEXT NOT NULL,
+         key TEXT NOT NULL,
+         image INTEGER NOT NULL,
+         PRIMARY KEY (entity_type, key)
+     ) WITHOUT ROWID;
+     INSERT INTO record_image (entity_type, key, image)
+         SELECT entity_type, key, row_number() OVER (ORDER BY entity_type, key) FROM record;
+     DROP TABLE record;
+     ALTER TABLE record_image RENAME TO record;
+     ALTER TABLE change ADD COLUMN before_image INTEGER;
+     ALTER TABLE change ADD COLUMN after_image INTEGER;",
 ];
 
 /// The repository file used when none is named: `$IDBULK_DB` if set, else `repository.db` in
@@ -360,7 +387,10 @@ impl Store {
     ) -> Result<()> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT key, fields FROM record WHERE entity_type = ?1 ORDER BY key")
+            .prepare_cached(
+                "SELECT r.key, i.fields FROM record r JOIN image i ON i.id = r.image
+                 WHERE r.entity_type = ?1 ORDER BY r.key",
+            )
             .map_err(|e| sql_error(&self.path, e))?;
         let mut rows = stmt.query([&entity_type.name]).map_err(|e| sql_error(&self.path, e))?;
         while let Some(r) = rows.next().map_err(|e| sql_error(&self.path, e))? {
@@ -411,7 +441,8 @@ impl Store {
         let fields: Option<String> = self
             .conn
             .query_row(
-                "SELECT fields FROM record WHERE entity_type = ?1 AND key = ?2",
+                "SELECT i.fields FROM record r JOIN image i ON i.id = r.image
+                 WHERE r.entity_type = ?1 AND r.key = ?2",
                 params![entity_type.name, key],
                 |r| r.get(0),
             )
@@ -475,10 +506,36 @@ impl Store {
             self.conn.prepare("PRAGMA foreign_key_check").map_err(|e| sql_error(&self.path, e))?;
         let fk = stmt
             .query_map([], |r| {
-                Ok(format!("{} row {} breaks a link", r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                // A table without rowids (the history's `change`) has no row number to give.
+                let table = r.get::<_, String>(0)?;
+                Ok(match r.get::<_, Option<i64>>(1)? {
+                    Some(row) => format!("{table} row {row} breaks a link"),
+                    None => format!("a row of {table} breaks a link"),
+                })
             })
             .map_err(|e| sql_error(&self.path, e))?;
         for line in fk {
+            problems.push(line.map_err(|e| sql_error(&self.path, e))?);
+        }
+        // The links to images, not declared (see migration 4).
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT r.entity_type || ' ' || r.key || ' has lost its values (image '
+                        || r.image || ' is missing)'
+                 FROM record r WHERE NOT EXISTS (SELECT 1 FROM image i WHERE i.id = r.image)
+                 UNION ALL
+                 SELECT 'the history of ' || c.entity_type || ' ' || c.key || ' in run '
+                        || c.run_id || ' has lost an image'
+                 FROM change c
+                 WHERE NOT EXISTS (SELECT 1 FROM image i WHERE i.id = c.before_image)
+                       AND c.before_image IS NOT NULL
+                    OR NOT EXISTS (SELECT 1 FROM image i WHERE i.id = c.after_image)
+                       AND c.after_image IS NOT NULL",
+            )
+            .map_err(|e| sql_error(&self.path, e))?;
+        let lost = stmt.query_map([], |r| r.get(0)).map_err(|e| sql_error(&self.path, e))?;
+        for line in lost {
             problems.push(line.map_err(|e| sql_error(&self.path, e))?);
         }
         Ok(problems)
@@ -508,6 +565,9 @@ impl Store {
     }
 }
 
+/// The id of a row image in the `image` table (see the module docs).
+pub type ImageId = i64;
+
 /// Writes inside one transaction; see [`Store::write`].
 pub struct Writer<'a> {
     tx: rusqlite::Transaction<'a>,
@@ -528,22 +588,23 @@ impl Writer<'_> {
     /// [`ErrorCode::Internal`] if the key already exists (the planner prevents it),
     /// [`ErrorCode::Repository`] if SQLite refuses the write.
     pub fn insert(&mut self, entity_type: &EntityType, row: &Row) -> Result<()> {
-        self.insert_encoded(entity_type, &row.key, &encode_row(entity_type, row))
+        self.insert_encoded(entity_type, &row.key, &encode_row(entity_type, row)).map(drop)
     }
 
-    /// [`Writer::insert`] of a row already encoded with [`encode_row`] (apply encodes each
-    /// row once for the table and the history).
+    /// [`Writer::insert`] of a row already encoded with [`encode_row`]; returns the id of its
+    /// image, for the history.
     pub(crate) fn insert_encoded(
         &mut self,
         entity_type: &EntityType,
         key: &str,
         fields: &str,
-    ) -> Result<()> {
+    ) -> Result<ImageId> {
+        let image = self.add_image(fields)?;
         let mut stmt = self
             .tx
-            .prepare_cached("INSERT INTO record (entity_type, key, fields) VALUES (?1, ?2, ?3)")
+            .prepare_cached("INSERT INTO record (entity_type, key, image) VALUES (?1, ?2, ?3)")
             .map_err(|e| sql_error(self.path, e))?;
-        stmt.execute(params![entity_type.name, key, fields]).map_err(|e| {
+        stmt.execute(params![entity_type.name, key, image]).map_err(|e| {
             match e.sqlite_error_code() {
                 Some(rusqlite::ErrorCode::ConstraintViolation) => Error::internal(format!(
                     "{} {key} already exists and cannot be created again.",
@@ -552,7 +613,7 @@ impl Writer<'_> {
                 _ => sql_error(self.path, e),
             }
         })?;
-        Ok(())
+        Ok(image)
     }
 
     /// Replaces the values of an existing row.
@@ -562,52 +623,78 @@ impl Writer<'_> {
     /// [`ErrorCode::Internal`] if the row does not exist, [`ErrorCode::Repository`] if SQLite
     /// refuses the write.
     pub fn update(&mut self, entity_type: &EntityType, row: &Row) -> Result<()> {
-        self.update_encoded(entity_type, &row.key, &encode_row(entity_type, row))
+        self.update_encoded(entity_type, &row.key, &encode_row(entity_type, row)).map(drop)
     }
 
-    /// [`Writer::update`] with the row already encoded with [`encode_row`].
+    /// [`Writer::update`] with the row already encoded with [`encode_row`]; returns the ids of
+    /// its images before and after, for the history.
     pub(crate) fn update_encoded(
         &mut self,
         entity_type: &EntityType,
         key: &str,
         fields: &str,
-    ) -> Result<()> {
-        let mut stmt = self
-            .tx
-            .prepare_cached("UPDATE record SET fields = ?3 WHERE entity_type = ?1 AND key = ?2")
-            .map_err(|e| sql_error(self.path, e))?;
-        let n = stmt
-            .execute(params![entity_type.name, key, fields])
-            .map_err(|e| sql_error(self.path, e))?;
-        if n != 1 {
-            return Err(Error::internal(format!(
+    ) -> Result<(ImageId, ImageId)> {
+        let missing = || {
+            Error::internal(format!(
                 "{} {key} does not exist and cannot be updated.",
                 entity_type.name
-            )));
+            ))
+        };
+        // SQLite's RETURNING gives the values after an update, so the image before is read
+        // first; the second lookup finds the same pages in the cache.
+        let before = self
+            .tx
+            .prepare_cached("SELECT image FROM record WHERE entity_type = ?1 AND key = ?2")
+            .and_then(|mut stmt| {
+                stmt.query_row(params![entity_type.name, key], |r| r.get(0)).optional()
+            })
+            .map_err(|e| sql_error(self.path, e))?
+            .ok_or_else(missing)?;
+        let after = self.add_image(fields)?;
+        let mut stmt = self
+            .tx
+            .prepare_cached("UPDATE record SET image = ?3 WHERE entity_type = ?1 AND key = ?2")
+            .map_err(|e| sql_error(self.path, e))?;
+        let n = stmt
+            .execute(params![entity_type.name, key, after])
+            .map_err(|e| sql_error(self.path, e))?;
+        if n != 1 {
+            return Err(missing());
         }
-        Ok(())
+        Ok((before, after))
     }
 
-    /// Deletes a row by key.
+    /// Deletes a row by key; returns the id of the image it had, for the history.
     ///
     /// # Errors
     ///
     /// [`ErrorCode::Internal`] if the row does not exist, [`ErrorCode::Repository`] if SQLite
     /// refuses the write.
-    pub fn delete(&mut self, entity_type: &EntityType, key: &str) -> Result<()> {
+    pub fn delete(&mut self, entity_type: &EntityType, key: &str) -> Result<ImageId> {
+        self.tx
+            .prepare_cached(
+                "DELETE FROM record WHERE entity_type = ?1 AND key = ?2 RETURNING image",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row(params![entity_type.name, key], |r| r.get(0)).optional()
+            })
+            .map_err(|e| sql_error(self.path, e))?
+            .ok_or_else(|| {
+                Error::internal(format!(
+                    "{} {key} does not exist and cannot be deleted.",
+                    entity_type.name
+                ))
+            })
+    }
+
+    /// Adds an image at the end of the `image` table; returns its id.
+    fn add_image(&mut self, fields: &str) -> Result<ImageId> {
         let mut stmt = self
             .tx
-            .prepare_cached("DELETE FROM record WHERE entity_type = ?1 AND key = ?2")
+            .prepare_cached("INSERT INTO image (fields) VALUES (?1)")
             .map_err(|e| sql_error(self.path, e))?;
-        let n =
-            stmt.execute(params![entity_type.name, key]).map_err(|e| sql_error(self.path, e))?;
-        if n != 1 {
-            return Err(Error::internal(format!(
-                "{} {key} does not exist and cannot be deleted.",
-                entity_type.name
-            )));
-        }
-        Ok(())
+        stmt.execute([fields]).map_err(|e| sql_error(self.path, e))?;
+        Ok(self.tx.last_insert_rowid())
     }
 
     /// The transaction, for engine modules that write their own tables (history, settings).
@@ -635,11 +722,13 @@ pub(crate) fn encode_row_into(entity_type: &EntityType, row: &Row, out: &mut Str
     encode_fields_into(entity_type, non_empty, out);
 }
 
-/// The values an update changed, as they were before it: a JSON object like [`encode_row`]'s,
-/// by attribute name, of every attribute whose value differs between `before` and `after`,
-/// an emptied one included (as `""`). With `after`, it gives `before` back
-/// ([`decode_changed_into`]) in a fraction of the space: an update usually changes one or two
-/// of twenty values.
+/// The values an update changed, as they were before it, as file format 3 recorded an
+/// update's image before (`change.before_changed`): a JSON object like [`encode_row`]'s, by
+/// attribute name, of every attribute whose value differs between `before` and `after`, an
+/// emptied one included (as `""`). With `after`, it gives `before` back
+/// ([`decode_changed_into`]). Format 4 records images instead (see the module docs); this
+/// stays to test the reading of histories written before.
+#[cfg(test)]
 pub(crate) fn encode_changed_into(
     entity_type: &EntityType,
     before: &Row,
@@ -673,8 +762,8 @@ fn encode_fields_into<'v>(
     out.push('}');
 }
 
-/// Sets the values of `row` that `changed` (written by [`encode_changed_into`]) holds: the
-/// row after an update becomes the row before it. Attributes the schema no longer has are
+/// Sets the values of `row` that `changed` (an update's `change.before_changed`, recorded by
+/// file format 3) holds: the row after an update becomes the row before it. Attributes the schema no longer has are
 /// skipped, as [`decode_row`] skips them.
 ///
 /// # Errors
@@ -1005,6 +1094,27 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     tx.commit().map_err(|e| sql_error(path, e))
 }
 
+/// Writes a repository as file format `format` wrote it, holding `rows` (entity type, key,
+/// JSON fields) at revision 7: for the tests of migrations and of restoring old backups.
+#[cfg(test)]
+pub(crate) fn create_in_format(
+    path: &Path,
+    schema: &Schema,
+    format: usize,
+    rows: &[(&str, &str, &str)],
+) {
+    assert!((1..4).contains(&format), "the formats that kept whole rows in `record`");
+    // With the same page size and journal as a repository idbulk created then.
+    let conn = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE | create_flag()).unwrap();
+    conn.execute_batch(&MIGRATIONS[..format].concat()).unwrap();
+    conn.pragma_update(None, "user_version", format as i64).unwrap();
+    conn.execute("INSERT INTO meta VALUES ('schema', ?1)", [schema.to_toml()]).unwrap();
+    conn.execute("INSERT INTO meta VALUES ('revision', '7')", []).unwrap();
+    for (entity_type, key, fields) in rows {
+        conn.execute("INSERT INTO record VALUES (?1, ?2, ?3)", [entity_type, key, fields]).unwrap();
+    }
+}
+
 /// Turns an SQLite error into a sentence about the repository.
 pub(crate) fn sql_error(path: &Path, e: rusqlite::Error) -> Error {
     use rusqlite::ErrorCode as C;
@@ -1258,6 +1368,50 @@ mod tests {
     }
 
     #[test]
+    fn an_update_adds_an_image_and_a_lost_image_or_link_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let schema = Schema::directory();
+        let t = site_type(&schema).clone();
+        let mut store = Store::create(&dir.path().join("r.db"), &schema).unwrap();
+        store.write(|w| w.insert(&t, &site("B", "Paris"))).unwrap();
+        let (before, after) =
+            store.write(|w| w.update_encoded(&t, "B", r#"{"City":"Lyon"}"#)).unwrap();
+        assert_eq!((before, after), (1, 2), "the image before stays, the new one is added");
+        let image = |id: ImageId| -> String {
+            store
+                .conn()
+                .query_row("SELECT fields FROM image WHERE id = ?1", [id], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(image(1), r#"{"DisplayName":"Paris","Country":"France"}"#);
+        assert_eq!(image(2), r#"{"City":"Lyon"}"#);
+        assert!(store.integrity_problems().unwrap().is_empty());
+
+        let conn = store.conn();
+        conn.execute_batch(
+            "PRAGMA foreign_keys = OFF;
+             DELETE FROM image WHERE id = 2;
+             INSERT INTO run (id, started_at, kind, summary, revision_before, revision_after)
+                 VALUES (1, '2026-01-01T00:00:00Z', 'sync', '{}', 0, 1);
+             INSERT INTO change (run_id, seq, entity_type, key, op, after_image)
+                 VALUES (1, 0, 'Site', 'B', 'update', 9);",
+        )
+        .unwrap();
+        assert_eq!(
+            store.integrity_problems().unwrap(),
+            [
+                "Site B has lost its values (image 2 is missing)",
+                "the history of Site B in run 1 has lost an image"
+            ]
+        );
+        conn.execute_batch("DELETE FROM run").unwrap();
+        assert!(
+            store.integrity_problems().unwrap().contains(&"a row of change breaks a link".into()),
+            "a declared link is still checked too"
+        );
+    }
+
+    #[test]
     fn a_failed_write_leaves_nothing_behind() {
         let dir = tempfile::tempdir().unwrap();
         let schema = Schema::directory();
@@ -1308,28 +1462,38 @@ mod tests {
     fn migrations_upgrade_an_older_file_in_place() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.db");
-        let conn = Connection::open(&path).unwrap();
-        conn.execute_batch(MIGRATIONS[0]).unwrap();
-        conn.pragma_update(None, "user_version", 1).unwrap();
-        conn.execute("INSERT INTO meta VALUES ('schema', ?1)", [Schema::directory().to_toml()])
-            .unwrap();
-        conn.execute("INSERT INTO meta VALUES ('revision', '7')", []).unwrap();
-        drop(conn);
-        let store = Store::open(&path).unwrap();
+        let schema = Schema::directory();
+        // Stored out of key order, as rows written over time are.
+        create_in_format(
+            &path,
+            &schema,
+            1,
+            &[
+                ("Site", "PAR", r#"{"DisplayName":"Paris","Country":"France"}"#),
+                ("Site", "LYO", r#"{"DisplayName":"Lyon","Country":"France"}"#),
+            ],
+        );
+        let mut store = Store::open(&path).unwrap();
         assert_eq!(store.revision().unwrap(), 7);
         let v: i64 = store.conn().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
         assert_eq!(v, FILE_FORMAT_VERSION);
-        let tables: i64 = store
+        let t = site_type(&schema).clone();
+        assert_eq!(store.rows(&t).unwrap(), [site("LYO", "Lyon"), site("PAR", "Paris")]);
+        // Migration 4 numbered the images in key order, the order scans read them.
+        let images: Vec<i64> = store
             .conn()
-            .query_row(
-                "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('run','change')",
-                [],
-                |r| r.get(0),
-            )
+            .prepare("SELECT image FROM record ORDER BY entity_type, key")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
             .unwrap();
-        assert_eq!(tables, 2, "migration 2 created the history tables");
+        assert_eq!(images, [1, 2]);
         store.conn().prepare("SELECT before_changed FROM change").expect("migration 3's column");
         assert!(store.integrity_problems().unwrap().is_empty());
+        // And the migrated file takes writes.
+        store.write(|w| w.update(&t, &site("LYO", "Lyons"))).unwrap();
+        assert_eq!(store.get(&t, "LYO").unwrap(), Some(site("LYO", "Lyons")));
     }
 
     #[test]
