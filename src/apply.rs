@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::error::{Error, ErrorCode, Result};
 use crate::history::{self, ImageChange, NewRun, RecordedChange, Run, RunCounts, RunKind};
 use crate::plan::{self, Change, FieldChange, Op, Plan, Snapshot, TypeSummary};
-use crate::store::{Row, Store, encode_row_into};
+use crate::store::{Row, RowWrite, Store, encode_row_into};
 use crate::thresholds::{self, Counts, Evaluation, Thresholds};
 
 /// Whether to apply a plan a threshold blocks.
@@ -133,6 +133,9 @@ pub fn run(
     )
 }
 
+/// How many changes are written and recorded together, and how often progress is reported.
+const CHANGES_PER_BATCH: usize = 1024;
+
 /// One change to write and record, borrowed from a plan or an undo.
 struct ChangeRef<'a> {
     entity_type: &'a str,
@@ -199,42 +202,60 @@ fn write_run(
                 revision_before: w.revision_before(),
             },
         )?;
-        // Each image is encoded once, into a buffer reused from row to row; the history
-        // points at the images the store keeps.
-        let mut after = String::new();
-        for (done, c) in changes.iter().enumerate() {
-            if done % 1024 == 0 && !progress(done as u64, total) {
+        // Written and recorded in batches (see `store`'s batches), each encoded into one
+        // buffer reused from batch to batch; the history points at the images the store keeps.
+        let mut encoded = String::new();
+        let mut spans = Vec::with_capacity(CHANGES_PER_BATCH);
+        let mut steps = Vec::with_capacity(CHANGES_PER_BATCH);
+        for (n, batch) in changes.chunks(CHANGES_PER_BATCH).enumerate() {
+            let done = n * CHANGES_PER_BATCH;
+            if !progress(done as u64, total) {
                 return Err(Error::new(ErrorCode::Cancelled, "Cancelled; nothing was applied."));
             }
-            let et = schema
-                .entity_type(c.entity_type)
-                .ok_or_else(|| Error::internal(format!("unknown entity type {}", c.entity_type)))?;
-            let (before_image, after_image) = match (c.op, c.after) {
-                (Op::Delete, _) => (Some(w.delete(et, c.key)?), None),
-                (op, Some(row)) => {
-                    encode_row_into(et, row, &mut after);
-                    if op == Op::Create {
-                        (None, Some(w.insert_encoded(et, c.key, &after)?))
-                    } else {
-                        let (before, after) = w.update_encoded(et, c.key, &after)?;
-                        (Some(before), Some(after))
+            encoded.clear();
+            spans.clear();
+            for c in batch {
+                let et = schema.entity_type(c.entity_type).ok_or_else(|| {
+                    Error::internal(format!("unknown entity type {}", c.entity_type))
+                })?;
+                spans.push(match (c.op, c.after) {
+                    (Op::Delete, _) => None,
+                    (_, Some(row)) => {
+                        let start = encoded.len();
+                        encode_row_into(et, row, &mut encoded);
+                        Some(start..encoded.len())
                     }
-                }
-                (_, None) => return Err(Error::internal("a create or update without its row")),
-            };
-            history::record_change(
-                w.tx(),
-                w.path(),
-                &ImageChange {
+                    (_, None) => {
+                        return Err(Error::internal("a create or update without its row"));
+                    }
+                });
+            }
+            let writes: Vec<RowWrite<'_>> = batch
+                .iter()
+                .zip(&spans)
+                .map(|(c, span)| RowWrite {
+                    entity_type: c.entity_type,
+                    key: c.key,
+                    exists: c.op != Op::Create,
+                    after: span.clone().map(|span| &encoded[span]),
+                })
+                .collect();
+            w.write_rows(&writes, &mut steps)?;
+            let recorded: Vec<ImageChange<'_>> = batch
+                .iter()
+                .zip(&steps)
+                .enumerate()
+                .map(|(i, (c, step))| ImageChange {
                     run_id: id,
-                    seq: done,
+                    seq: done + i,
                     entity_type: c.entity_type,
                     key: c.key,
                     op: c.op,
-                    before_image,
-                    after_image,
-                },
-            )?;
+                    before_image: step.before,
+                    after_image: step.after,
+                })
+                .collect();
+            history::record_changes(w.tx(), w.path(), &recorded)?;
         }
         progress(total, total);
         Ok(id)

@@ -18,7 +18,10 @@ use serde::Serialize;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::plan::{Mode, Op, TypeSummary};
-use crate::store::{ImageId, Row, Store, decode_changed_into, decode_row, sql_error};
+use crate::store::{
+    ImageId, Row, Store, bind, decode_changed_into, decode_row, in_statements, placeholders,
+    sql_error,
+};
 use crate::thresholds::Evaluation;
 
 /// What kind of run.
@@ -118,7 +121,7 @@ pub(crate) struct NewRun<'a> {
     pub revision_before: u64,
 }
 
-/// Records a run inside the apply transaction, before its changes ([`record_change`]);
+/// Records a run inside the apply transaction, before its changes ([`record_changes`]);
 /// returns its id.
 pub(crate) fn record_run(
     tx: &rusqlite::Transaction<'_>,
@@ -166,29 +169,38 @@ pub(crate) struct ImageChange<'a> {
     pub after_image: Option<ImageId>,
 }
 
-/// Records one change of the run [`record_run`] recorded, in the same transaction.
-pub(crate) fn record_change(
+/// Records changes of the run [`record_run`] recorded, in the same transaction, a few
+/// multi-row statements for many changes (see [`crate::store`]'s batches).
+pub(crate) fn record_changes(
     tx: &rusqlite::Transaction<'_>,
     path: &std::path::Path,
-    c: &ImageChange<'_>,
+    changes: &[ImageChange<'_>],
 ) -> Result<()> {
-    let mut stmt = tx
-        .prepare_cached(
-            "INSERT INTO change (run_id, seq, entity_type, key, op, before_image, after_image)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )
-        .map_err(|e| sql_error(path, e))?;
-    stmt.execute(params![
-        c.run_id,
-        c.seq as i64,
-        c.entity_type,
-        c.key,
-        c.op.name(),
-        c.before_image,
-        c.after_image,
-    ])
-    .map_err(|e| sql_error(path, e))?;
-    Ok(())
+    in_statements(
+        tx,
+        path,
+        changes,
+        |n| {
+            format!(
+                "INSERT INTO change (run_id, seq, entity_type, key, op, before_image, after_image)
+                 VALUES {}",
+                placeholders(n, 7)
+            )
+        },
+        |stmt, _, chunk| {
+            let mut p = 0;
+            for c in chunk {
+                bind(stmt, &mut p, c.run_id)?;
+                bind(stmt, &mut p, c.seq as i64)?;
+                bind(stmt, &mut p, c.entity_type)?;
+                bind(stmt, &mut p, c.key)?;
+                bind(stmt, &mut p, c.op.name())?;
+                bind(stmt, &mut p, c.before_image)?;
+                bind(stmt, &mut p, c.after_image)?;
+            }
+            stmt.raw_execute().map(drop)
+        },
+    )
 }
 
 fn parse_op(text: &str) -> Op {

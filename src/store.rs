@@ -31,7 +31,9 @@ use serde::Serialize;
 use crate::error::{Error, ErrorCode, Result};
 use crate::schema::{EntityType, Schema};
 
+mod batch;
 mod values;
+pub(crate) use batch::{RowWrite, bind, in_statements, placeholders};
 pub use values::Values;
 
 /// One stored row: its key and its attribute values in the entity type's attribute order.
@@ -472,7 +474,7 @@ impl Store {
             .map_err(|e| sql_error(&path, e))?
             .parse()
             .map_err(|_| Error::new(ErrorCode::Repository, "The revision counter is damaged."))?;
-        let mut writer = Writer { tx, path: &path, revision_before: revision };
+        let mut writer = Writer { tx, path: &path, revision_before: revision, next_image: None };
         let out = f(&mut writer)?;
         let Writer { tx, .. } = writer;
         tx.execute(
@@ -573,6 +575,8 @@ pub struct Writer<'a> {
     tx: rusqlite::Transaction<'a>,
     path: &'a Path,
     revision_before: u64,
+    /// The id the next image added takes, once a write has asked for it (see `batch`).
+    next_image: Option<ImageId>,
 }
 
 impl Writer<'_> {
@@ -588,32 +592,8 @@ impl Writer<'_> {
     /// [`ErrorCode::Internal`] if the key already exists (the planner prevents it),
     /// [`ErrorCode::Repository`] if SQLite refuses the write.
     pub fn insert(&mut self, entity_type: &EntityType, row: &Row) -> Result<()> {
-        self.insert_encoded(entity_type, &row.key, &encode_row(entity_type, row)).map(drop)
-    }
-
-    /// [`Writer::insert`] of a row already encoded with [`encode_row`]; returns the id of its
-    /// image, for the history.
-    pub(crate) fn insert_encoded(
-        &mut self,
-        entity_type: &EntityType,
-        key: &str,
-        fields: &str,
-    ) -> Result<ImageId> {
-        let image = self.add_image(fields)?;
-        let mut stmt = self
-            .tx
-            .prepare_cached("INSERT INTO record (entity_type, key, image) VALUES (?1, ?2, ?3)")
-            .map_err(|e| sql_error(self.path, e))?;
-        stmt.execute(params![entity_type.name, key, image]).map_err(|e| {
-            match e.sqlite_error_code() {
-                Some(rusqlite::ErrorCode::ConstraintViolation) => Error::internal(format!(
-                    "{} {key} already exists and cannot be created again.",
-                    entity_type.name
-                )),
-                _ => sql_error(self.path, e),
-            }
-        })?;
-        Ok(image)
+        let fields = encode_row(entity_type, row);
+        self.write_one(entity_type, &row.key, false, Some(&fields))
     }
 
     /// Replaces the values of an existing row.
@@ -623,78 +603,30 @@ impl Writer<'_> {
     /// [`ErrorCode::Internal`] if the row does not exist, [`ErrorCode::Repository`] if SQLite
     /// refuses the write.
     pub fn update(&mut self, entity_type: &EntityType, row: &Row) -> Result<()> {
-        self.update_encoded(entity_type, &row.key, &encode_row(entity_type, row)).map(drop)
+        let fields = encode_row(entity_type, row);
+        self.write_one(entity_type, &row.key, true, Some(&fields))
     }
 
-    /// [`Writer::update`] with the row already encoded with [`encode_row`]; returns the ids of
-    /// its images before and after, for the history.
-    pub(crate) fn update_encoded(
-        &mut self,
-        entity_type: &EntityType,
-        key: &str,
-        fields: &str,
-    ) -> Result<(ImageId, ImageId)> {
-        let missing = || {
-            Error::internal(format!(
-                "{} {key} does not exist and cannot be updated.",
-                entity_type.name
-            ))
-        };
-        // SQLite's RETURNING gives the values after an update, so the image before is read
-        // first; the second lookup finds the same pages in the cache.
-        let before = self
-            .tx
-            .prepare_cached("SELECT image FROM record WHERE entity_type = ?1 AND key = ?2")
-            .and_then(|mut stmt| {
-                stmt.query_row(params![entity_type.name, key], |r| r.get(0)).optional()
-            })
-            .map_err(|e| sql_error(self.path, e))?
-            .ok_or_else(missing)?;
-        let after = self.add_image(fields)?;
-        let mut stmt = self
-            .tx
-            .prepare_cached("UPDATE record SET image = ?3 WHERE entity_type = ?1 AND key = ?2")
-            .map_err(|e| sql_error(self.path, e))?;
-        let n = stmt
-            .execute(params![entity_type.name, key, after])
-            .map_err(|e| sql_error(self.path, e))?;
-        if n != 1 {
-            return Err(missing());
-        }
-        Ok((before, after))
-    }
-
-    /// Deletes a row by key; returns the id of the image it had, for the history.
+    /// Deletes a row by key.
     ///
     /// # Errors
     ///
     /// [`ErrorCode::Internal`] if the row does not exist, [`ErrorCode::Repository`] if SQLite
     /// refuses the write.
-    pub fn delete(&mut self, entity_type: &EntityType, key: &str) -> Result<ImageId> {
-        self.tx
-            .prepare_cached(
-                "DELETE FROM record WHERE entity_type = ?1 AND key = ?2 RETURNING image",
-            )
-            .and_then(|mut stmt| {
-                stmt.query_row(params![entity_type.name, key], |r| r.get(0)).optional()
-            })
-            .map_err(|e| sql_error(self.path, e))?
-            .ok_or_else(|| {
-                Error::internal(format!(
-                    "{} {key} does not exist and cannot be deleted.",
-                    entity_type.name
-                ))
-            })
+    pub fn delete(&mut self, entity_type: &EntityType, key: &str) -> Result<()> {
+        self.write_one(entity_type, key, true, None)
     }
 
-    /// Adds an image at the end of the `image` table; returns its id.
-    fn add_image(&mut self, fields: &str) -> Result<ImageId> {
-        let mut stmt = self
-            .tx
-            .prepare_cached("INSERT INTO image (fields) VALUES (?1)")
-            .map_err(|e| sql_error(self.path, e))?;
-        stmt.execute([fields]).map_err(|e| sql_error(self.path, e))?;
-        Ok(self.tx.last_insert_rowid())
+    /// [`Writer::write_rows`] of one row.
+    fn write_one(
+        &mut self,
+        entity_type: &EntityType,
+        key: &str,
+        exists: bool,
+        after: Option<&str>,
+    ) -> Result<()> {
+        let write = RowWrite { entity_type: &entity_type.name, key, exists, after };
+        self.write_rows(&[write], &mut Vec::new())
     }
 
     /// The transaction, for engine modules that write their own tables (history, settings).
@@ -708,15 +640,16 @@ impl Writer<'_> {
     }
 }
 
-/// The JSON object kept in `record.fields`: non-empty values by attribute name.
+/// The JSON object kept in `image.fields`: non-empty values by attribute name.
 pub(crate) fn encode_row(entity_type: &EntityType, row: &Row) -> String {
     let mut out = String::new();
     encode_row_into(entity_type, row, &mut out);
     out
 }
 
-/// [`encode_row`] into a buffer the caller reuses (cleared first). Written by hand, in
-/// attribute order: building a `serde_json::Map` first cost two allocations per value.
+/// [`encode_row`] appended to a buffer the caller reuses (apply encodes a batch of rows into
+/// one). Written by hand, in attribute order: building a `serde_json::Map` first cost two
+/// allocations per value.
 pub(crate) fn encode_row_into(entity_type: &EntityType, row: &Row, out: &mut String) {
     let non_empty = row.values.iter().map(|v| (!v.is_empty()).then_some(v));
     encode_fields_into(entity_type, non_empty, out);
@@ -736,17 +669,17 @@ pub(crate) fn encode_changed_into(
     out: &mut String,
 ) {
     let changed = before.values.iter().zip(after.values.iter()).map(|(b, a)| (b != a).then_some(b));
+    out.clear();
     encode_fields_into(entity_type, changed, out);
 }
 
-/// Writes into `out` (cleared first) a JSON object of the values given, by attribute name, in
-/// attribute order; `None` leaves an attribute out.
+/// Appends to `out` a JSON object of the values given, by attribute name, in attribute order;
+/// `None` leaves an attribute out.
 fn encode_fields_into<'v>(
     entity_type: &EntityType,
     values: impl Iterator<Item = Option<&'v str>>,
     out: &mut String,
 ) {
-    out.clear();
     out.push('{');
     let mut first = true;
     for (attr, value) in entity_type.attributes.iter().zip(values) {
@@ -1209,6 +1142,7 @@ fn lowercase_first(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::batch::ImageStep;
     use super::*;
 
     fn site_type(schema: &Schema) -> &EntityType {
@@ -1374,9 +1308,19 @@ mod tests {
         let t = site_type(&schema).clone();
         let mut store = Store::create(&dir.path().join("r.db"), &schema).unwrap();
         store.write(|w| w.insert(&t, &site("B", "Paris"))).unwrap();
-        let (before, after) =
-            store.write(|w| w.update_encoded(&t, "B", r#"{"City":"Lyon"}"#)).unwrap();
-        assert_eq!((before, after), (1, 2), "the image before stays, the new one is added");
+        let lyon = RowWrite {
+            entity_type: "Site",
+            key: "B",
+            exists: true,
+            after: Some(r#"{"City":"Lyon"}"#),
+        };
+        let mut steps = Vec::new();
+        store.write(|w| w.write_rows(&[lyon], &mut steps)).unwrap();
+        assert_eq!(
+            steps,
+            [ImageStep { before: Some(1), after: Some(2) }],
+            "the image before stays, the new one is added"
+        );
         let image = |id: ImageId| -> String {
             store
                 .conn()
@@ -1409,6 +1353,52 @@ mod tests {
             store.integrity_problems().unwrap().contains(&"a row of change breaks a link".into()),
             "a declared link is still checked too"
         );
+    }
+
+    #[test]
+    fn a_batch_writes_every_row_in_order_and_checks_each_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let schema = Schema::directory();
+        let t = site_type(&schema).clone();
+        let mut store = Store::create(&dir.path().join("r.db"), &schema).unwrap();
+        store.write(|w| w.insert(&t, &site("A", "Paris"))).unwrap();
+        let write = |key, exists, after| RowWrite { entity_type: "Site", key, exists, after };
+        let city = |c: &str| format!(r#"{{"City":"{c}"}}"#);
+        let (lyon, nice, rome) = (city("Lyon"), city("Nice"), city("Rome"));
+        // More rows than one statement holds, a delete among them, and a key written twice.
+        let mut writes: Vec<RowWrite> = Vec::new();
+        let keys: Vec<String> = (0..200).map(|i| format!("N{i:03}")).collect();
+        writes.extend(keys.iter().map(|k| write(k, false, Some(&lyon))));
+        writes.push(write("A", true, None));
+        writes.push(write("N000", true, Some(&nice)));
+        writes.push(write("A", false, Some(&rome)));
+        let mut steps = Vec::new();
+        store.write(|w| w.write_rows(&writes, &mut steps)).unwrap();
+
+        assert_eq!(steps.len(), writes.len());
+        assert_eq!(steps[0], ImageStep { before: None, after: Some(2) });
+        assert_eq!(steps[199], ImageStep { before: None, after: Some(201) });
+        assert_eq!(steps[200], ImageStep { before: Some(1), after: None }, "A deleted");
+        assert_eq!(steps[201], ImageStep { before: Some(2), after: Some(202) }, "N000 again");
+        assert_eq!(steps[202], ImageStep { before: None, after: Some(203) }, "A created again");
+        assert_eq!(store.count("Site").unwrap(), 201);
+        assert_eq!(store.get(&t, "N000").unwrap().unwrap().get(&t, "City"), "Nice");
+        assert_eq!(store.get(&t, "N199").unwrap().unwrap().get(&t, "City"), "Lyon");
+        assert_eq!(store.get(&t, "A").unwrap().unwrap().get(&t, "City"), "Rome");
+        assert!(store.integrity_problems().unwrap().is_empty());
+
+        // A key that is not as the write expects refuses the whole batch.
+        for (bad, message) in [
+            (write("A", false, Some(&lyon)), "Site A already exists and cannot be created."),
+            (write("Z", true, Some(&lyon)), "Site Z does not exist and cannot be updated."),
+            (write("Z", true, None), "Site Z does not exist and cannot be deleted."),
+        ] {
+            let err = store
+                .write(|w| w.write_rows(&[write("N001", true, None), bad], &mut steps))
+                .unwrap_err();
+            assert_eq!((err.code, err.message.as_str()), (ErrorCode::Internal, message));
+            assert!(store.get(&t, "N001").unwrap().is_some(), "nothing was written");
+        }
     }
 
     #[test]

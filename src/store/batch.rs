@@ -1,0 +1,268 @@
+//! Row writes in batches: a few multi-row statements for many rows.
+//!
+//! Writing a row one statement at a time cost more in SQLite's statement machinery (binding,
+//! stepping, resetting, finding the prepared statement again) than in the B-tree work itself
+//! (`perf` of an apply, issue 6). A batch reads the images before of all its rows in one
+//! statement, adds their images after in another, and points their records at them in a
+//! third. Statements are prepared for power-of-two row counts, so a handful serve any count.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use rusqlite::{CachedStatement, Connection};
+
+use super::{ImageId, Writer, sql_error};
+use crate::error::{Error, Result};
+
+/// The most rows one statement reads or writes: large enough that the per-statement cost
+/// vanishes, small enough to stay far below SQLite's limit of bound parameters.
+const ROWS_PER_STATEMENT: usize = 128;
+
+/// One row write of a batch ([`Writer::write_rows`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RowWrite<'a> {
+    /// The entity type's name.
+    pub entity_type: &'a str,
+    /// The row's key.
+    pub key: &'a str,
+    /// Whether the row must exist already (an update or a delete) or must not (a create).
+    pub exists: bool,
+    /// The row's values after, encoded with [`super::encode_row`]; `None` deletes the row.
+    pub after: Option<&'a str>,
+}
+
+impl RowWrite<'_> {
+    /// What the write does, in words, for errors.
+    fn verb(&self) -> &'static str {
+        match (self.exists, self.after.is_some()) {
+            (false, _) => "created",
+            (true, true) => "updated",
+            (true, false) => "deleted",
+        }
+    }
+}
+
+/// The images a row went from and to, as the history records them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ImageStep {
+    /// The image the row had; `None` for a create.
+    pub before: Option<ImageId>,
+    /// The image it has now; `None` for a delete.
+    pub after: Option<ImageId>,
+}
+
+impl Writer<'_> {
+    /// Writes rows in order; `steps` receives, for each, the images it went from and to.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::ErrorCode::Internal`] if a row to create exists, a row to update or delete
+    /// does not, or a create has no values (the planner prevents all three);
+    /// [`crate::ErrorCode::Repository`] if SQLite refuses the write.
+    pub(crate) fn write_rows(
+        &mut self,
+        writes: &[RowWrite<'_>],
+        steps: &mut Vec<ImageStep>,
+    ) -> Result<()> {
+        steps.clear();
+        steps.reserve(writes.len());
+        // A batch checks every row against the table as it was before the batch, so a key
+        // written twice starts a new batch at its second write.
+        let mut keys = HashSet::with_capacity(writes.len().min(4096));
+        let mut start = 0;
+        for (i, w) in writes.iter().enumerate() {
+            if !keys.insert((w.entity_type, w.key)) {
+                self.write_distinct_rows(&writes[start..i], steps)?;
+                keys.clear();
+                keys.insert((w.entity_type, w.key));
+                start = i;
+            }
+        }
+        self.write_distinct_rows(&writes[start..], steps)
+    }
+
+    /// [`Writer::write_rows`] of rows with distinct keys; appends to `steps`.
+    fn write_distinct_rows(
+        &mut self,
+        writes: &[RowWrite<'_>],
+        steps: &mut Vec<ImageStep>,
+    ) -> Result<()> {
+        let path = self.path;
+        let mut before: Vec<Option<ImageId>> = vec![None; writes.len()];
+        in_statements(
+            &self.tx,
+            path,
+            writes,
+            |n| {
+                let rows = (0..n).map(|i| format!("({i},?,?)")).collect::<Vec<_>>().join(",");
+                format!(
+                    "WITH w(pos, entity_type, key) AS (VALUES {rows})
+                     SELECT w.pos, r.image FROM w
+                     JOIN record r ON r.entity_type = w.entity_type AND r.key = w.key"
+                )
+            },
+            |stmt, offset, chunk| {
+                let mut p = 0;
+                for w in chunk {
+                    bind(stmt, &mut p, w.entity_type)?;
+                    bind(stmt, &mut p, w.key)?;
+                }
+                let mut rows = stmt.raw_query();
+                while let Some(r) = rows.next()? {
+                    let pos: usize = r.get(0)?;
+                    before[offset + pos] = Some(r.get(1)?);
+                }
+                Ok(())
+            },
+        )?;
+        for (w, before) in writes.iter().zip(&before) {
+            if w.exists != before.is_some() || (!w.exists && w.after.is_none()) {
+                let cannot = if w.exists { "does not exist" } else { "already exists" };
+                return Err(Error::internal(format!(
+                    "{} {} {cannot} and cannot be {}.",
+                    w.entity_type,
+                    w.key,
+                    w.verb()
+                )));
+            }
+        }
+
+        // The new images take the ids after the largest, in order.
+        let mut next = match self.next_image {
+            Some(next) => next,
+            None => self
+                .tx
+                .query_row("SELECT coalesce(max(id), 0) + 1 FROM image", [], |r| r.get(0))
+                .map_err(|e| sql_error(path, e))?,
+        };
+        let mut after = Vec::with_capacity(writes.len());
+        let mut added = Vec::with_capacity(writes.len());
+        for w in writes {
+            after.push(w.after.map(|fields| {
+                added.push((next, w, fields));
+                next += 1;
+                next - 1
+            }));
+        }
+        self.next_image = Some(next);
+        in_statements(
+            &self.tx,
+            path,
+            &added,
+            |n| format!("INSERT INTO image (id, fields) VALUES {}", placeholders(n, 2)),
+            |stmt, _, chunk| {
+                let mut p = 0;
+                for (id, _, fields) in chunk {
+                    bind(stmt, &mut p, id)?;
+                    bind(stmt, &mut p, fields)?;
+                }
+                stmt.raw_execute().map(drop)
+            },
+        )?;
+        // Every key was checked above, so an upsert creates exactly the rows to create.
+        in_statements(
+            &self.tx,
+            path,
+            &added,
+            |n| {
+                format!(
+                    "INSERT INTO record (entity_type, key, image) VALUES {}
+                     ON CONFLICT (entity_type, key) DO UPDATE SET image = excluded.image",
+                    placeholders(n, 3)
+                )
+            },
+            |stmt, _, chunk| {
+                let mut p = 0;
+                for (id, w, _) in chunk {
+                    bind(stmt, &mut p, w.entity_type)?;
+                    bind(stmt, &mut p, w.key)?;
+                    bind(stmt, &mut p, id)?;
+                }
+                stmt.raw_execute().map(drop)
+            },
+        )?;
+        // Deletes are rare (a complete sync's absent rows) and a multi-row delete by key
+        // scans the whole table in SQLite, so they go one by one.
+        for w in writes.iter().filter(|w| w.after.is_none()) {
+            self.tx
+                .prepare_cached("DELETE FROM record WHERE entity_type = ?1 AND key = ?2")
+                .and_then(|mut stmt| stmt.execute([w.entity_type, w.key]))
+                .map_err(|e| sql_error(path, e))?;
+        }
+        steps.extend(
+            before.into_iter().zip(after).map(|(before, after)| ImageStep { before, after }),
+        );
+        Ok(())
+    }
+}
+
+/// Runs `items` through multi-row statements of at most [`ROWS_PER_STATEMENT`] rows: `sql(n)`
+/// is the statement for `n` rows, and `run(statement, offset, rows)` binds and runs it for
+/// the rows from `offset` on.
+pub(crate) fn in_statements<T>(
+    conn: &Connection,
+    path: &Path,
+    items: &[T],
+    sql: impl Fn(usize) -> String,
+    mut run: impl FnMut(&mut CachedStatement<'_>, usize, &[T]) -> rusqlite::Result<()>,
+) -> Result<()> {
+    let mut offset = 0;
+    while offset < items.len() {
+        // A power of two: at most eight statement shapes for any number of rows.
+        let n = 1 << (items.len() - offset).min(ROWS_PER_STATEMENT).ilog2();
+        let mut stmt = conn.prepare_cached(&sql(n)).map_err(|e| sql_error(path, e))?;
+        run(&mut stmt, offset, &items[offset..offset + n]).map_err(|e| sql_error(path, e))?;
+        offset += n;
+    }
+    Ok(())
+}
+
+/// `n` rows of `columns` anonymous parameters: `(?,?),(?,?)`.
+pub(crate) fn placeholders(n: usize, columns: usize) -> String {
+    let row = format!("({})", vec!["?"; columns].join(","));
+    vec![row; n].join(",")
+}
+
+/// Binds the next parameter of a multi-row statement (`p` counts those bound so far).
+pub(crate) fn bind(
+    stmt: &mut CachedStatement<'_>,
+    p: &mut usize,
+    value: impl rusqlite::ToSql,
+) -> rusqlite::Result<()> {
+    *p += 1;
+    stmt.raw_bind_parameter(*p, value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_make_rows_of_parameters() {
+        assert_eq!(placeholders(1, 1), "(?)");
+        assert_eq!(placeholders(2, 3), "(?,?,?),(?,?,?)");
+    }
+
+    #[test]
+    fn items_go_in_power_of_two_statements_covering_each_once() {
+        let conn = Connection::open_in_memory().unwrap();
+        let items: Vec<usize> = (0..300).collect();
+        let mut seen = Vec::new();
+        let mut sizes = Vec::new();
+        in_statements(
+            &conn,
+            Path::new("memory"),
+            &items,
+            |n| format!("SELECT {n}"),
+            |_, offset, chunk| {
+                assert_eq!(chunk[0], offset);
+                sizes.push(chunk.len());
+                seen.extend_from_slice(chunk);
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(sizes, [128, 128, 32, 8, 4]);
+        assert_eq!(seen, items);
+    }
+}
