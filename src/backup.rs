@@ -292,7 +292,9 @@ pub fn restore(db: &Path, from: &Path, now: DateTime<Utc>) -> Result<Restored> {
 
     match Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_WRITE) {
         Ok(mut live) if live.busy_timeout(WAIT).is_ok() => {
-            match copy(&staged, &mut live, prepared.path()) {
+            match match_page_size(&staged, &live, prepared.path())
+                .and_then(|()| copy(&staged, &mut live, prepared.path()))
+            {
                 Ok(()) => {}
                 Err(e) if e.code == ErrorCode::Repository && !is_database(&live) => {
                     drop(live);
@@ -308,6 +310,25 @@ pub fn restore(db: &Path, from: &Path, now: DateTime<Utc>) -> Result<Restored> {
         }
     }
     Ok(Restored { from: from.to_path_buf(), previous, revision })
+}
+
+/// Gives the prepared file the page size of the live repository: SQLite cannot change the
+/// page size of a repository in WAL mode, so a backup with pages of another size (from a
+/// repository created before they were 64 KiB, say) is rewritten with the live ones.
+fn match_page_size(staged: &Connection, live: &Connection, staged_path: &Path) -> Result<()> {
+    let page_size = |c: &Connection| c.query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0));
+    // The live file may be too damaged to tell: the copy below then finds out.
+    let Ok(wanted) = page_size(live) else { return Ok(()) };
+    if page_size(staged).map_err(|e| sql_error(staged_path, e))? == wanted {
+        return Ok(());
+    }
+    // journal_mode answers with a row, so it is read rather than executed.
+    let _mode: String = staged
+        .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))
+        .map_err(|e| sql_error(staged_path, e))?;
+    staged
+        .execute_batch(&format!("PRAGMA page_size = {wanted}; VACUUM;"))
+        .map_err(|e| sql_error(staged_path, e))
 }
 
 /// Whether SQLite can read the schema of the file behind `conn`.
@@ -614,6 +635,27 @@ mod tests {
         assert_eq!(version, FILE_FORMAT_VERSION);
         add_site(&mut store, "LYO");
         assert_eq!(sites(&store), ["LYO", "NCE"]);
+        assert!(store.integrity_problems().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_backup_with_pages_of_another_size_is_restored() {
+        let (_dir, db, mut store) = repository();
+        add_site(&mut store, "PAR");
+        let b = create(&store, at(0)).unwrap();
+        // As a repository created before pages were 64 KiB has them: 4 KiB.
+        Connection::open(&b.path)
+            .unwrap()
+            .execute_batch("PRAGMA journal_mode = DELETE; PRAGMA page_size = 4096; VACUUM;")
+            .unwrap();
+        let page_size =
+            |c: &Connection| -> i64 { c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap() };
+        assert_eq!(page_size(&Connection::open(&b.path).unwrap()), 4096);
+        add_site(&mut store, "LYO");
+        restore(&db, &b.path, at(5)).unwrap();
+        assert_eq!(sites(&store), ["PAR"]);
+        assert_eq!(page_size(store.conn()), 65_536, "the repository keeps its pages");
+        add_site(&mut store, "LYO");
         assert!(store.integrity_problems().unwrap().is_empty());
     }
 
