@@ -87,6 +87,9 @@ impl Writer<'_> {
         writes: &[RowWrite<'_>],
         steps: &mut Vec<ImageStep>,
     ) -> Result<()> {
+        if writes.is_empty() {
+            return Ok(());
+        }
         let path = self.path;
         let mut before: Vec<Option<ImageId>> = vec![None; writes.len()];
         in_statements(
