@@ -51,6 +51,8 @@ use rust_xlsxwriter::{
 use serde::{Deserialize, Serialize};
 
 use crate::document::write_atomically;
+#[cfg(doc)]
+use crate::error::ErrorCode;
 use crate::error::{Error, Result};
 use crate::history::{self, RecordedChange, Run, RunKind};
 use crate::plan::Snapshot;

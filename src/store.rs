@@ -992,6 +992,7 @@ fn connect(path: &Path, flags: OpenFlags) -> Result<Connection> {
         "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA cache_size = -{CACHE_KIB};"
     ))
     .map_err(|e| sql_error(path, e))?;
+    conn.set_prepared_statement_cache_capacity(batch::STATEMENT_CACHE);
     Ok(conn)
 }
 
@@ -1392,6 +1393,7 @@ mod tests {
             (write("A", false, Some(&lyon)), "Site A already exists and cannot be created."),
             (write("Z", true, Some(&lyon)), "Site Z does not exist and cannot be updated."),
             (write("Z", true, None), "Site Z does not exist and cannot be deleted."),
+            (write("Z", false, None), "Site Z cannot be created without values."),
         ] {
             let err = store
                 .write(|w| w.write_rows(&[write("N001", true, None), bad], &mut steps))

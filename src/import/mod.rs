@@ -10,7 +10,7 @@
 //!    [`RawWorkbook`]: sheets of [`RawRow`]s whose [`Cell`]s keep exactly what the file held
 //!    (a number is a number, a date is a date, an error cell is an error), each at the row
 //!    number Excel shows. Nothing is interpreted against the schema yet.
-//! 2. **Canonical** ([`canonical`], [`canonical_key`]): the planner, which knows which column
+//! 2. **Canonical** ([`canonical()`], [`canonical_key`]): the planner, which knows which column
 //!    holds which attribute, turns each cell into the canonical text of [`crate::value`] or a
 //!    [`CellProblem`] (message and fix) that it reports at the cell's [`Location`].
 //!
@@ -72,7 +72,7 @@
 //!   and [`CsvOptions::skip_lines`] counted. Records may be ragged. An empty field is
 //!   [`Cell::Empty`]; others are [`Cell::Text`] with the formula-injection `'` removed
 //!   ([`crate::value::csv_import`]); header texts are kept as written.
-//! - **Whitespace.** Raw cells keep every character. [`canonical`] trims surrounding whitespace
+//! - **Whitespace.** Raw cells keep every character. [`canonical()`] trims surrounding whitespace
 //!   for every kind except text (kept as typed so that export then import round-trips
 //!   exactly); [`canonical_key`] trims too.
 //!

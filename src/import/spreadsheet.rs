@@ -4,7 +4,7 @@
 //! those it steps aside from, streaming them cell by cell ([`calamine::XlsxCellReader`]), which
 //! also gives each cell's formula, so memory follows the cells that hold something and a
 //! formula without a cached value is seen. `.xls` and `.ods` are read by calamine as whole
-//! grids when the file is opened, so the [`prescan`](super::prescan) bounds them first.
+//! grids when the file is opened, so the [`prescan`] bounds them first.
 
 use std::io::{Cursor, Read, Seek};
 

@@ -1,6 +1,6 @@
 //! The plan: exactly what a sync would change, computed without writing anything.
 //!
-//! [`build`] is a pure function of the stored rows (a [`Snapshot`]), the uploaded workbook
+//! [`build()`] is a pure function of the stored rows (a [`Snapshot`]), the uploaded workbook
 //! (raw rows from [`crate::import`]), the mode and the thresholds. It joins the two sides on
 //! the key, decides one [`Op`] per row, then runs every check of SPEC section 5 on the *final*
 //! state (so the order of rows in the file never matters): missing, duplicated or unsafe keys,

@@ -11,12 +11,18 @@ use std::path::Path;
 
 use rusqlite::{CachedStatement, Connection};
 
+#[cfg(doc)]
+use super::Store;
 use super::{ImageId, Writer, sql_error};
 use crate::error::{Error, Result};
 
 /// The most rows one statement reads or writes: large enough that the per-statement cost
 /// vanishes, small enough to stay far below SQLite's limit of bound parameters.
 const ROWS_PER_STATEMENT: usize = 128;
+
+/// Prepared statements a connection keeps: the shapes of a batch's statements (four kinds,
+/// eight row counts each) and the others, so that none is prepared again from batch to batch.
+pub(super) const STATEMENT_CACHE: usize = 64;
 
 /// One row write of a batch ([`Writer::write_rows`]).
 #[derive(Debug, Clone, Copy)]
@@ -57,7 +63,8 @@ impl Writer<'_> {
     /// # Errors
     ///
     /// [`crate::ErrorCode::Internal`] if a row to create exists, a row to update or delete
-    /// does not, or a create has no values (the planner prevents all three);
+    /// does not, or a create has no values (the planner prevents all three; [`Store::write`]
+    /// then rolls back everything);
     /// [`crate::ErrorCode::Repository`] if SQLite refuses the write.
     pub(crate) fn write_rows(
         &mut self,
@@ -119,7 +126,13 @@ impl Writer<'_> {
             },
         )?;
         for (w, before) in writes.iter().zip(&before) {
-            if w.exists != before.is_some() || (!w.exists && w.after.is_none()) {
+            if !w.exists && w.after.is_none() {
+                return Err(Error::internal(format!(
+                    "{} {} cannot be created without values.",
+                    w.entity_type, w.key
+                )));
+            }
+            if w.exists != before.is_some() {
                 let cannot = if w.exists { "does not exist" } else { "already exists" };
                 return Err(Error::internal(format!(
                     "{} {} {cannot} and cannot be {}.",
