@@ -696,8 +696,8 @@ fn encode_fields_into<'v>(
 }
 
 /// Sets the values of `row` that `changed` (an update's `change.before_changed`, recorded by
-/// file format 3) holds: the row after an update becomes the row before it. Attributes the schema no longer has are
-/// skipped, as [`decode_row`] skips them.
+/// file format 3) holds: the row after an update becomes the row before it. Attributes the
+/// schema no longer has are skipped, as [`decode_row`] skips them.
 ///
 /// # Errors
 ///
