@@ -474,7 +474,7 @@ impl Store {
             .map_err(|e| sql_error(&path, e))?
             .parse()
             .map_err(|_| Error::new(ErrorCode::Repository, "The revision counter is damaged."))?;
-        let mut writer = Writer { tx, path: &path, revision_before: revision, next_image: None };
+        let mut writer = Writer { tx, path: &path, revision_before: revision };
         let out = f(&mut writer)?;
         let Writer { tx, .. } = writer;
         tx.execute(
@@ -575,8 +575,6 @@ pub struct Writer<'a> {
     tx: rusqlite::Transaction<'a>,
     path: &'a Path,
     revision_before: u64,
-    /// The id the next image added takes, once a write has asked for it (see `batch`).
-    next_image: Option<ImageId>,
 }
 
 impl Writer<'_> {
@@ -1150,6 +1148,15 @@ mod tests {
         schema.entity_type("Site").unwrap()
     }
 
+    /// A new repository of the built-in schema, in a folder removed when dropped, and its Site
+    /// type.
+    fn site_store() -> (tempfile::TempDir, EntityType, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let schema = Schema::directory();
+        let store = Store::create(&dir.path().join("r.db"), &schema).unwrap();
+        (dir, site_type(&schema).clone(), store)
+    }
+
     fn site(key: &str, name: &str) -> Row {
         Row { key: key.into(), values: [name, "", "France"].into_iter().collect() }
     }
@@ -1304,10 +1311,7 @@ mod tests {
 
     #[test]
     fn an_update_adds_an_image_and_a_lost_image_or_link_is_reported() {
-        let dir = tempfile::tempdir().unwrap();
-        let schema = Schema::directory();
-        let t = site_type(&schema).clone();
-        let mut store = Store::create(&dir.path().join("r.db"), &schema).unwrap();
+        let (_dir, t, mut store) = site_store();
         store.write(|w| w.insert(&t, &site("B", "Paris"))).unwrap();
         let lyon = RowWrite {
             entity_type: "Site",
@@ -1358,10 +1362,7 @@ mod tests {
 
     #[test]
     fn a_batch_writes_every_row_in_order_and_checks_each_key() {
-        let dir = tempfile::tempdir().unwrap();
-        let schema = Schema::directory();
-        let t = site_type(&schema).clone();
-        let mut store = Store::create(&dir.path().join("r.db"), &schema).unwrap();
+        let (_dir, t, mut store) = site_store();
         store.write(|w| w.insert(&t, &site("A", "Paris"))).unwrap();
         let write = |key, exists, after| RowWrite { entity_type: "Site", key, exists, after };
         let city = |c: &str| format!(r#"{{"City":"{c}"}}"#);
@@ -1405,10 +1406,7 @@ mod tests {
 
     #[test]
     fn a_failed_write_leaves_nothing_behind() {
-        let dir = tempfile::tempdir().unwrap();
-        let schema = Schema::directory();
-        let t = site_type(&schema).clone();
-        let mut store = Store::create(&dir.path().join("r.db"), &schema).unwrap();
+        let (_dir, t, mut store) = site_store();
         let err = store
             .write(|w| {
                 w.insert(&t, &site("A", "x"))?;

@@ -90,7 +90,7 @@ impl Writer<'_> {
 
     /// [`Writer::write_rows`] of rows with distinct keys; appends to `steps`.
     fn write_distinct_rows(
-        &mut self,
+        &self,
         writes: &[RowWrite<'_>],
         steps: &mut Vec<ImageStep>,
     ) -> Result<()> {
@@ -143,14 +143,12 @@ impl Writer<'_> {
             }
         }
 
-        // The new images take the ids after the largest, in order.
-        let mut next = match self.next_image {
-            Some(next) => next,
-            None => self
-                .tx
-                .query_row("SELECT coalesce(max(id), 0) + 1 FROM image", [], |r| r.get(0))
-                .map_err(|e| sql_error(path, e))?,
-        };
+        // The new images take the ids after the largest, in order (one seek to the end of
+        // the table per batch).
+        let mut next: ImageId = self
+            .tx
+            .query_row("SELECT coalesce(max(id), 0) + 1 FROM image", [], |r| r.get(0))
+            .map_err(|e| sql_error(path, e))?;
         let mut after = Vec::with_capacity(writes.len());
         let mut added = Vec::with_capacity(writes.len());
         for w in writes {
@@ -160,7 +158,6 @@ impl Writer<'_> {
                 next - 1
             }));
         }
-        self.next_image = Some(next);
         in_statements(
             &self.tx,
             path,
