@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::error::{Error, ErrorCode, Result};
 use crate::history::{self, ImageChange, NewRun, RecordedChange, Run, RunCounts, RunKind};
 use crate::plan::{self, Change, FieldChange, Op, Plan, Snapshot, TypeSummary};
-use crate::store::{Row, RowWrite, Store, encode_row_into};
+use crate::store::{ImageId, Row, RowWrite, Store, encode_row_into};
 use crate::thresholds::{self, Counts, Evaluation, Thresholds};
 
 /// Whether to apply a plan a threshold blocks.
@@ -111,6 +111,7 @@ pub fn run(
             entity_type: &c.entity_type,
             key: &c.key,
             op: c.op,
+            before_image: c.before_image,
             after: c.after.as_ref(),
         })
         .collect();
@@ -141,6 +142,8 @@ struct ChangeRef<'a> {
     entity_type: &'a str,
     key: &'a str,
     op: Op,
+    /// The image the row is in, when known from the rows the change was computed against.
+    before_image: Option<ImageId>,
     after: Option<&'a Row>,
 }
 
@@ -237,6 +240,7 @@ fn write_run(
                     entity_type: c.entity_type,
                     key: c.key,
                     exists: c.op != Op::Create,
+                    known_image: c.before_image,
                     after: span.clone().map(|span| &encoded[span]),
                 })
                 .collect();
@@ -363,6 +367,7 @@ pub fn undo(
                 source: None,
                 fields,
                 before: c.before.clone(),
+                before_image: None,
                 after: c.after.clone(),
             }
         })
@@ -395,6 +400,8 @@ pub fn undo(
                 entity_type: &c.entity_type,
                 key: &c.key,
                 op: c.op,
+                // Read with the rows checked above, at the revision the undo is written at.
+                before_image: snapshot.image_of(&c.entity_type, &c.key),
                 after: c.after.as_ref(),
             })
             .collect::<Vec<_>>(),

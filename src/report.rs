@@ -379,7 +379,8 @@ pub fn headcount(store: &Store, by: ReportKind, today: NaiveDate) -> Result<Repo
 /// The rows as they were before a run: `after` with the run's `changes` reverted, last change
 /// first (a row's before-image is put back; a row the run created is removed).
 pub fn before_run(after: &Snapshot, changes: &[RecordedChange]) -> Snapshot {
-    let mut before = after.clone();
+    // Not `after.clone()`: which image each row is in belongs to the state read, not this one.
+    let mut before = Snapshot::of(after.revision, after.tables.clone());
     for change in changes.iter().rev() {
         let table = before.tables.entry(change.entity_type.clone()).or_default();
         match &change.before {

@@ -387,10 +387,23 @@ impl Store {
         entity_type: &EntityType,
         mut f: impl FnMut(Row) -> Result<()>,
     ) -> Result<()> {
+        self.for_each_row_and_image(entity_type, |row, _| f(row))
+    }
+
+    /// [`Store::for_each_row`], with the id of the image each row is stored in.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::for_each_row`].
+    pub fn for_each_row_and_image(
+        &self,
+        entity_type: &EntityType,
+        mut f: impl FnMut(Row, ImageId) -> Result<()>,
+    ) -> Result<()> {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT r.key, i.fields FROM record r JOIN image i ON i.id = r.image
+                "SELECT r.key, i.fields, r.image FROM record r JOIN image i ON i.id = r.image
                  WHERE r.entity_type = ?1 ORDER BY r.key",
             )
             .map_err(|e| sql_error(&self.path, e))?;
@@ -415,7 +428,8 @@ impl Store {
                 )
             })?;
             let row = decode_row(entity_type, key, fields)?;
-            f(row)?;
+            let image = r.get(2).map_err(|e| sql_error(&self.path, e))?;
+            f(row, image)?;
         }
         Ok(())
     }
@@ -623,7 +637,8 @@ impl Writer<'_> {
         exists: bool,
         after: Option<&str>,
     ) -> Result<()> {
-        let write = RowWrite { entity_type: &entity_type.name, key, exists, after };
+        let write =
+            RowWrite { entity_type: &entity_type.name, key, exists, known_image: None, after };
         self.write_rows(&[write], &mut Vec::new())
     }
 
@@ -1317,6 +1332,7 @@ mod tests {
             entity_type: "Site",
             key: "B",
             exists: true,
+            known_image: None,
             after: Some(r#"{"City":"Lyon"}"#),
         };
         let mut steps = Vec::new();
@@ -1364,7 +1380,13 @@ mod tests {
     fn a_batch_writes_every_row_in_order_and_checks_each_key() {
         let (_dir, t, mut store) = site_store();
         store.write(|w| w.insert(&t, &site("A", "Paris"))).unwrap();
-        let write = |key, exists, after| RowWrite { entity_type: "Site", key, exists, after };
+        let write = |key, exists, after| RowWrite {
+            entity_type: "Site",
+            key,
+            exists,
+            known_image: None,
+            after,
+        };
         let city = |c: &str| format!(r#"{{"City":"{c}"}}"#);
         let (lyon, nice, rome) = (city("Lyon"), city("Nice"), city("Rome"));
         // More rows than one statement holds, a delete among them, and a key written twice.
@@ -1402,6 +1424,52 @@ mod tests {
             assert_eq!((err.code, err.message.as_str()), (ErrorCode::Internal, message));
             assert!(store.get(&t, "N001").unwrap().is_some(), "nothing was written");
         }
+    }
+
+    #[test]
+    fn a_known_image_is_taken_as_the_image_before_until_a_key_repeats() {
+        let (_dir, t, mut store) = site_store();
+        store.write(|w| w.insert(&t, &site("A", "Paris"))).unwrap();
+        store.write(|w| w.insert(&t, &site("B", "Nice"))).unwrap();
+        let rome = r#"{"City":"Rome"}"#;
+        let update = |key, known_image| RowWrite {
+            entity_type: "Site",
+            key,
+            exists: true,
+            known_image,
+            after: Some(rome),
+        };
+        // Image 9 does not exist: had the write read A's image, it would have found 1.
+        let mut steps = Vec::new();
+        store
+            .write(|w| w.write_rows(&[update("A", Some(9)), update("B", None)], &mut steps))
+            .unwrap();
+        assert_eq!(
+            steps,
+            [
+                ImageStep { before: Some(9), after: Some(3) },
+                ImageStep { before: Some(2), after: Some(4) }
+            ],
+            "A's known image taken as given, B's read"
+        );
+        // Once a key repeats, a known image may be out of date: every image before is read.
+        store
+            .write(|w| {
+                w.write_rows(
+                    &[update("A", Some(3)), update("A", Some(3)), update("B", Some(4))],
+                    &mut steps,
+                )
+            })
+            .unwrap();
+        assert_eq!(steps.iter().map(|s| s.before).collect::<Vec<_>>(), [Some(3), Some(5), Some(4)]);
+        // A create is checked whatever the other writes know.
+        let err = store
+            .write(|w| {
+                let create = RowWrite { exists: false, known_image: Some(1), ..update("B", None) };
+                w.write_rows(&[update("A", Some(6)), create], &mut steps)
+            })
+            .unwrap_err();
+        assert_eq!(err.message, "Site B already exists and cannot be created.");
     }
 
     #[test]

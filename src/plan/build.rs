@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use crate::error::Result;
 use crate::import::{self, Cell, RawRow, RawSheet, RawWorkbook};
 use crate::schema::{AttributeKind, EntityType, Schema};
-use crate::store::{Row, Store, Text};
+use crate::store::{ImageId, Row, Store, Text};
 use crate::template;
 use crate::thresholds::{self, Counts, Thresholds};
 
@@ -17,13 +17,27 @@ use super::{
 };
 
 /// The stored rows a plan is computed against, with the revision they were read at.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Two snapshots are equal when they hold the same rows at the same revision: which image
+/// each row is stored in is the store's bookkeeping.
+#[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     /// The repository revision when the rows were read.
     pub revision: u64,
     /// Rows per entity type, by key.
     pub tables: BTreeMap<String, BTreeMap<Text, Row>>,
+    /// Per entity type, the image each stored row is in, in key order (empty for a snapshot
+    /// not read from a store): a plan hands them to apply, which then need not read them again.
+    images: BTreeMap<String, Vec<(Text, ImageId)>>,
 }
+
+impl PartialEq for Snapshot {
+    fn eq(&self, other: &Snapshot) -> bool {
+        self.revision == other.revision && self.tables == other.tables
+    }
+}
+
+impl Eq for Snapshot {}
 
 impl Snapshot {
     /// Reads every row of the repository.
@@ -45,22 +59,38 @@ impl Snapshot {
     pub fn load_with_ticks(store: &Store, tick: &mut dyn FnMut() -> bool) -> Result<Snapshot> {
         const TICK_EVERY_ROWS: u64 = 4096;
         store.read(|store| {
-            let mut tables = BTreeMap::new();
+            let (mut tables, mut images) = (BTreeMap::new(), BTreeMap::new());
             let mut rows = 0u64;
             for t in &store.schema().entity_types {
-                let mut table = BTreeMap::new();
-                store.for_each_row(t, |r| {
+                let (mut table, mut table_images) = (BTreeMap::new(), Vec::new());
+                store.for_each_row_and_image(t, |r, image| {
                     rows += 1;
                     if rows.is_multiple_of(TICK_EVERY_ROWS) && !tick() {
                         return Err(crate::Error::new(crate::ErrorCode::Cancelled, "Cancelled."));
                     }
+                    table_images.push((r.key.clone(), image));
                     table.insert(r.key.clone(), r);
                     Ok(())
                 })?;
                 tables.insert(t.name.clone(), table);
+                images.insert(t.name.clone(), table_images);
             }
-            Ok(Snapshot { revision: store.revision()?, tables })
+            Ok(Snapshot { revision: store.revision()?, tables, images })
         })
+    }
+
+    /// A snapshot of the given rows, as if read at `revision` (for tests, and for states
+    /// computed rather than read, such as the repository before a run).
+    pub fn of(revision: u64, tables: BTreeMap<String, BTreeMap<Text, Row>>) -> Snapshot {
+        Snapshot { revision, tables, images: BTreeMap::new() }
+    }
+
+    /// The image a stored row is in, if the snapshot was read from a store and has the row.
+    pub fn image_of(&self, entity_type: &str, key: &str) -> Option<ImageId> {
+        let images = self.images.get(entity_type)?;
+        // The store reads rows in key order, as `str` orders them.
+        let i = images.binary_search_by(|(k, _)| k.as_str().cmp(key)).ok()?;
+        Some(images[i].1)
     }
 
     /// The stored rows of an entity type (empty if none).
@@ -190,7 +220,11 @@ pub fn build(
                         fix: "Use the full template (it has every row), remove the sheet to leave the type untouched, or force the plan if you really mean to empty it.".into(),
                     });
                 }
-                for c in typed.changes {
+                for mut c in typed.changes {
+                    // For apply (see `Change::before_image`): found once the changes are known.
+                    if c.op != Op::Create {
+                        c.before_image = stored.image_of(&et.name, &c.key);
+                    }
                     changes.insert((ti, Text::from(c.key.as_str())), c);
                 }
                 sheet_infos.insert(ti, SheetInfo { sheet: sheet.name.clone(), columns });
@@ -968,6 +1002,7 @@ fn create(et: &EntityType, key: &str, patches: &[Patch], source: Option<SourceRo
         source,
         fields,
         before: None,
+        before_image: None,
         after: Some(row),
     }
 }
@@ -1006,6 +1041,7 @@ fn update(
         source,
         fields,
         before: Some(old.clone()),
+        before_image: None,
         after: Some(row),
     })
 }
@@ -1029,6 +1065,7 @@ fn delete(et: &EntityType, old: &Row, source: Option<SourceRow>) -> Change {
         source,
         fields,
         before: Some(old.clone()),
+        before_image: None,
         after: None,
     }
 }

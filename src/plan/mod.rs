@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 pub use build::{Snapshot, build, check_changes, summarise};
 
-use crate::store::Row;
+use crate::store::{ImageId, Row};
 use crate::thresholds::Evaluation;
 
 /// How the file's rows are applied.
@@ -119,6 +119,10 @@ pub struct Change {
     /// The stored row before (none for a create).
     #[serde(skip)]
     pub before: Option<Row>,
+    /// The image the stored row is in (none for a create, or when the stored rows were not
+    /// read from a store): apply takes it as the row's image before instead of reading it.
+    #[serde(skip)]
+    pub before_image: Option<ImageId>,
     /// The row after (none for a delete).
     #[serde(skip)]
     pub after: Option<Row>,
@@ -513,6 +517,54 @@ mod tests {
         assert!(reports.windows(2).all(|w| w[0].0 <= w[1].0), "{reports:?}");
         let &(done, total) = reports.last().unwrap();
         assert!(total > 0 && done == total, "{reports:?}");
+    }
+
+    #[test]
+    fn a_plan_carries_the_image_each_changed_row_is_stored_in_and_apply_records_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, _) = demo_and_full_template(dir.path());
+        let stored_image = |store: &crate::Store, key: &str| -> i64 {
+            let sql = "SELECT image FROM record WHERE entity_type = 'User' AND key = ?1";
+            store.conn().query_row(sql, [key], |r| r.get(0)).unwrap()
+        };
+        let (a, b) = (stored_image(&store, "00010"), stored_image(&store, "00011"));
+        let user_type = Snapshot::load(&store).unwrap().table("UserType").keys().next().cloned();
+        let file = dir.path().join("User.csv");
+        std::fs::write(
+            &file,
+            format!(
+                "Command,Identifier,FirstName,LastName,UserType\nModify,00010,Ann\n\
+                 Modify,00011,Bo\nAdd,99999,Cy,Doe,{}\n",
+                user_type.unwrap()
+            ),
+        )
+        .unwrap();
+        let csv = crate::import::CsvOptions::default();
+        let plan = from_file(&store, &file, Mode::Incremental, &csv, &mut |_, _| true).unwrap();
+        assert!(!plan.has_errors(), "{:?}", plan.findings);
+        let carried: Vec<(&str, Option<i64>)> =
+            plan.changes.iter().map(|c| (c.key.as_str(), c.before_image)).collect();
+        assert_eq!(carried, [("00010", Some(a)), ("00011", Some(b)), ("99999", None)]);
+
+        let run = crate::apply::run(
+            &mut store,
+            &plan,
+            &crate::apply::Force::No,
+            chrono::Utc::now(),
+            &mut |_, _| true,
+        )
+        .unwrap();
+        let sql = "SELECT key, before_image FROM change WHERE run_id = ?1 ORDER BY seq";
+        let mut stmt = store.conn().prepare(sql).unwrap();
+        let recorded: Vec<(String, Option<i64>)> = stmt
+            .query_map([run.id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let expected = [("00010", Some(a)), ("00011", Some(b)), ("99999", None)];
+        assert_eq!(recorded, expected.map(|(k, i)| (k.to_string(), i)));
+        drop(stmt);
+        assert!(store.integrity_problems().unwrap().is_empty());
     }
 
     #[test]

@@ -47,7 +47,7 @@ fn stored() -> Snapshot {
     let users =
         [user("00001", "Top", ""), user("00002", "Two", "00001"), user("00003", "Three", "00001")];
     tables.insert("User".to_string(), users.into_iter().map(|u| (u.key.clone(), u)).collect());
-    Snapshot { revision: 7, tables }
+    Snapshot::of(7, tables)
 }
 
 /// A User sheet from rows of (header, value) pairs; rows start at spreadsheet row 2.

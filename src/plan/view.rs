@@ -249,6 +249,7 @@ mod tests {
                 new: title.into(),
             }],
             before: None,
+            before_image: None,
             after: Some(after),
         }
     }
