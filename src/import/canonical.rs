@@ -195,9 +195,21 @@ fn email(cell: &Cell) -> Result<String, CellProblem> {
     if value.is_empty() {
         return Ok(value);
     }
-    let reason = if value.chars().any(char::is_whitespace) {
+    check_email(&value).map(|()| value)
+}
+
+/// An e-mail address as idbulk accepts one (text trimmed, not empty): then the text is its
+/// own canonical form (the planner borrows it, issue 6).
+pub fn check_email(value: &str) -> Result<(), CellProblem> {
+    // Bytes where they say the same as chars (every line of a large file is asked).
+    let has_space = if value.is_ascii() {
+        value.bytes().any(|b| matches!(b, b' ' | b'\t'..=b'\r'))
+    } else {
+        value.chars().any(char::is_whitespace)
+    };
+    let reason = if has_space {
         Some("it contains a space")
-    } else if value.matches('@').count() != 1 {
+    } else if value.bytes().filter(|&b| b == b'@').count() != 1 {
         Some("it needs exactly one @")
     } else {
         let (local, domain) = value.split_once('@').unwrap_or_default();
@@ -214,7 +226,7 @@ fn email(cell: &Cell) -> Result<String, CellProblem> {
         }
     };
     match reason {
-        None => Ok(value),
+        None => Ok(()),
         Some(reason) => Err(CellProblem::new(
             format!("\"{value}\" is not an e-mail address: {reason}"),
             "Type an address such as first.last@example.com.",
@@ -349,8 +361,9 @@ fn boolean(cell: &Cell) -> Result<String, CellProblem> {
     }
 }
 
-/// `YYYY-MM-DD` and nothing else, as a real calendar date.
-fn iso_date(text: &str) -> Result<String, CellProblem> {
+/// `YYYY-MM-DD` and nothing else, as a real calendar date: then the text is its own
+/// canonical form (the planner borrows it instead of formatting the date again, issue 6).
+pub fn check_iso_date(text: &str) -> Result<(), CellProblem> {
     let b = text.as_bytes();
     let shape = b.len() == 10
         && b[4] == b'-'
@@ -366,7 +379,7 @@ fn iso_date(text: &str) -> Result<String, CellProblem> {
     let part = |r: std::ops::Range<usize>| text[r].parse::<u32>().unwrap_or(0);
     let year = i32::try_from(part(0..4)).unwrap_or(0);
     match NaiveDate::from_ymd_opt(year, part(5..7), part(8..10)) {
-        Some(d) => Ok(d.format("%Y-%m-%d").to_string()),
+        Some(_) => Ok(()),
         None => Err(CellProblem::new(
             format!("\"{text}\" is not a real calendar date"),
             "Check the month and the day.",
@@ -388,7 +401,11 @@ fn date(cell: &Cell) -> Result<String, CellProblem> {
         )),
         Cell::Text(text) => {
             let trimmed = text.trim();
-            if trimmed.is_empty() { Ok(String::new()) } else { iso_date(trimmed) }
+            if trimmed.is_empty() {
+                Ok(String::new())
+            } else {
+                check_iso_date(trimmed).map(|()| trimmed.to_string())
+            }
         }
         Cell::Int(_) | Cell::Float(_) | Cell::Bool(_) => Err(CellProblem::new(
             format!("{cell} is not a date"),
@@ -504,6 +521,9 @@ mod tests {
         use AttributeKind::Email;
         assert_eq!(ok(&Email, text(" Ada.Lovelace@Example.com ")), "Ada.Lovelace@Example.com");
         assert!(problem(&Email, text("ada lovelace@example.com")).contains("space"));
+        assert!(problem(&Email, text("ada\u{b}lovelace@example.com")).contains("space"));
+        assert!(problem(&Email, text("adé\u{a0}lovelace@example.com")).contains("space"));
+        assert_eq!(ok(&Email, text("adé@exemple.fr")), "adé@exemple.fr");
         assert!(problem(&Email, text("ada@@example.com")).contains("exactly one @"));
         assert!(problem(&Email, text("ada.example.com")).contains("exactly one @"));
         assert!(problem(&Email, text("@example.com")).contains("before the @"));

@@ -102,7 +102,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::schema::{EntityType, Schema};
 
-pub use canonical::{CellProblem, NULL_NULL, canonical, canonical_key};
+pub use canonical::{
+    CellProblem, NULL_NULL, canonical, canonical_key, check_email, check_iso_date,
+};
 pub use location::{Location, column_letters};
 
 /// The real format of an uploaded file, decided from its content.

@@ -139,6 +139,9 @@ struct Intent<'w> {
     action: Action,
 }
 
+/// An intent with its row's key (borrowed from the cell when the cell holds it as it is).
+type Keyed<'w> = (Cow<'w, str>, Intent<'w>);
+
 /// Where each attribute sits in a sheet: indexes into its headers (and cells).
 pub(super) struct Columns {
     pub key: usize,
@@ -525,7 +528,7 @@ impl TypeChanges {
         // In row order; sorted by key below (a stable sort keeps duplicates in row order).
         // A sorted vector rather than a map: the rows of a template already come in key
         // order, which the sort detects in one pass.
-        let mut intents: Vec<(String, Intent)> = Vec::with_capacity(sheet.rows.len());
+        let mut intents: Vec<Keyed> = Vec::with_capacity(sheet.rows.len());
         let mut ignored_commands = 0u32;
         // The keys rows hold that do not reach `intents` because of an error: in complete mode
         // such a key is not absent, so its stored row must not be planned for deletion.
@@ -581,7 +584,7 @@ impl TypeChanges {
                 );
                 continue;
             }
-            let key = match import::canonical_key(key_cell) {
+            let key = match canonical_key_cow(key_cell) {
                 Ok(k) if k.trim().is_empty() => {
                     finding(
                         Severity::Error,
@@ -607,7 +610,7 @@ impl TypeChanges {
                 }
             };
             if let Some(why) = unsafe_key(&key) {
-                mentioned.insert(key.clone());
+                mentioned.insert(key.to_string());
                 finding(
                     Severity::Error,
                     "unsafe_key",
@@ -618,36 +621,17 @@ impl TypeChanges {
                 );
                 continue;
             }
-            if !table.contains_key(key.as_str())
-                && action != Action::Add
-                && let Some(stored) = zeros().twin(&key)
-            {
-                // The row means the stored key: in complete mode it is not absent.
-                mentioned.insert(stored.to_string());
-                mentioned.insert(key.clone());
-                finding(
-                    Severity::Error,
-                    "lost_leading_zeros",
-                    Some(columns.key),
-                    Some(key.clone()),
-                    format!(
-                        "The key {key} looks like {stored} after Excel dropped its leading zeros."
-                    ),
-                    format!(
-                        "Format the column as Text and type {stored}, or use the template (its key column is text)."
-                    ),
-                );
-                continue;
-            }
+            // A key that is not stored but looks like a stored one without its leading
+            // zeros is found below, once the keys are sorted.
             if action == Action::Add
                 && let Some(stored) = zeros().twin(&key)
             {
-                mentioned.insert(key.clone());
+                mentioned.insert(key.to_string());
                 finding(
                     Severity::Error,
                     "lost_leading_zeros",
                     Some(columns.key),
-                    Some(key.clone()),
+                    Some(key.to_string()),
                     format!(
                         "The key {key} looks like the stored {stored} after Excel dropped its leading zeros."
                     ),
@@ -670,7 +654,37 @@ impl TypeChanges {
         }
 
         intents.sort_by(|a, b| a.0.cmp(&b.0));
-        let groups: Vec<&[(String, Intent)]> = intents.chunk_by(|a, b| a.0 == b.0).collect();
+        // A key that is not stored, beside the stored keys in key order (a walk rather than a
+        // lookup per row), and that looks like a stored key after Excel dropped its leading
+        // zeros: the row means the stored key, so in complete mode that one is not absent.
+        let mut stored_keys = table.keys().peekable();
+        intents.retain(|(key, intent)| {
+            let is_stored = loop {
+                match stored_keys.peek().map(|k| k.as_str().cmp(key)) {
+                    Some(std::cmp::Ordering::Less) => drop(stored_keys.next()),
+                    found => break found == Some(std::cmp::Ordering::Equal),
+                }
+            };
+            if is_stored || intent.action == Action::Add {
+                return true;
+            }
+            let Some(stored) = zeros().twin(key) else { return true };
+            mentioned.insert(stored.to_string());
+            mentioned.insert(key.to_string());
+            let place = RowPlace { sheet, columns, row: intent.raw.row };
+            findings.push(place.finding(
+                Severity::Error,
+                "lost_leading_zeros",
+                Some(columns.key),
+                Some(key.to_string()),
+                format!("The key {key} looks like {stored} after Excel dropped its leading zeros."),
+                format!(
+                    "Format the column as Text and type {stored}, or use the template (its key column is text)."
+                ),
+            ));
+            false
+        });
+        let groups: Vec<&[Keyed]> = intents.chunk_by(|a, b| a.0 == b.0).collect();
         let parts = threads_for(groups.len());
         let merged = merge_in_parts(et, table, &groups, sheet, columns, mode, parts);
         let mut changes = Vec::with_capacity(merged.iter().map(|m| m.changes.len()).sum());
@@ -686,8 +700,8 @@ impl TypeChanges {
             // row, even a row with errors, is not absent.
             let mut given = intents.iter().map(|(k, _)| k).peekable();
             for (key, old) in table {
-                while given.next_if(|k| k.as_str() < key.as_str()).is_some() {}
-                if given.peek().map(|k| k.as_str()) != Some(key.as_str())
+                while given.next_if(|k| &***k < key.as_str()).is_some() {}
+                if given.peek().map(|k| &***k) != Some(key.as_str())
                     && !mentioned.contains(key.as_str())
                 {
                     changes.push(delete(et, old, None));
@@ -727,16 +741,16 @@ struct MergedPart {
 fn merge_in_parts(
     et: &EntityType,
     table: &BTreeMap<Text, Row>,
-    groups: &[&[(String, Intent<'_>)]],
+    groups: &[&[Keyed<'_>]],
     sheet: &RawSheet,
     columns: &Columns,
     mode: Mode,
     parts: usize,
 ) -> Vec<MergedPart> {
     let size = groups.len().div_ceil(parts.max(1)).max(1);
-    let part = |groups: &[&[(String, Intent<'_>)]]| {
+    let part = |groups: &[&[Keyed<'_>]]| {
         // The stored rows from the part's first key on: the merge skips any before it.
-        let from = groups.first().map_or("", |g| g[0].0.as_str());
+        let from = groups.first().map_or("", |g| g[0].0.as_ref());
         let stored =
             table.range::<str, _>((std::ops::Bound::Included(from), std::ops::Bound::Unbounded));
         merge_groups(et, stored, groups, sheet, columns, mode)
@@ -766,7 +780,7 @@ fn merge_in_parts(
 fn merge_groups<'s>(
     et: &EntityType,
     stored: impl Iterator<Item = (&'s Text, &'s Row)>,
-    groups: &[&[(String, Intent<'_>)]],
+    groups: &[&[Keyed<'_>]],
     sheet: &RawSheet,
     columns: &Columns,
     mode: Mode,
@@ -780,9 +794,9 @@ fn merge_groups<'s>(
     let mut patches = Vec::with_capacity(et.attributes.len());
     for &rows in groups {
         let key = &rows[0].0;
-        while stored_rows.next_if(|(k, _)| k.as_str() < key.as_str()).is_some() {}
+        while stored_rows.next_if(|(k, _)| k.as_str() < key.as_ref()).is_some() {}
         let stored =
-            stored_rows.peek().filter(|(k, _)| k.as_str() == key.as_str()).map(|(_, row)| *row);
+            stored_rows.peek().filter(|(k, _)| k.as_str() == key.as_ref()).map(|(_, row)| *row);
         if rows.len() > 1 {
             // Every row's values are still checked, so each problem is reported at once.
             for (_, intent) in rows {
@@ -795,7 +809,7 @@ fn merge_groups<'s>(
                     Severity::Error,
                     "duplicate_key",
                     Some(columns.key),
-                    Some(key.clone()),
+                    Some(key.to_string()),
                     format!(
                         "The {} {key} appears on rows {} of {}.",
                         et.key,
@@ -812,7 +826,7 @@ fn merge_groups<'s>(
         let place = RowPlace { sheet, columns, row: intent.raw.row };
         let not_found =
             |findings: &mut Vec<Finding>, code, severity, message: String, fix: &str| {
-                let (key_column, key) = (Some(columns.key), Some(key.clone()));
+                let (key_column, key) = (Some(columns.key), Some(key.to_string()));
                 findings.push(place.finding(severity, code, key_column, key, message, fix.into()))
             };
         // One arm per (action, stored) pair: SPEC section 4's table.
@@ -1070,9 +1084,9 @@ fn delete(et: &EntityType, old: &Row, source: Option<SourceRow>) -> Change {
     }
 }
 
-/// [`import::canonical`], borrowing the cell's own text when it is already canonical: a text
-/// or reference cell holding text that is not an Excel-mangled number (what nearly every cell
-/// of a template holds).
+/// [`import::canonical`], borrowing the cell's own text when it is already canonical: a text,
+/// reference or e-mail cell holding text that is not an Excel-mangled number, a date typed as
+/// `YYYY-MM-DD` (what nearly every cell of a template or a CSV file holds).
 fn canonical_cow<'w>(
     kind: &AttributeKind,
     cell: &'w Cell,
@@ -1080,15 +1094,34 @@ fn canonical_cow<'w>(
     if let Cell::Text(text) = cell {
         let borrowed = match kind {
             AttributeKind::Text => Some(text.as_str()),
-            AttributeKind::Reference { .. } => Some(text.trim()),
+            AttributeKind::Reference { .. } | AttributeKind::Email | AttributeKind::Date => {
+                Some(text.trim())
+            }
             _ => None,
         };
         // Text that reads like a number in scientific notation gets canonical's finding.
         if let Some(value) = borrowed.filter(|v| !v.contains(['E', 'e']) || !may_be_scientific(v)) {
-            return Ok(Cow::Borrowed(value));
+            let checked = match kind {
+                _ if value.is_empty() => Ok(()),
+                AttributeKind::Email => import::check_email(value),
+                AttributeKind::Date => import::check_iso_date(value),
+                _ => Ok(()),
+            };
+            return checked.map(|()| Cow::Borrowed(value));
         }
     }
     import::canonical(kind, cell).map(Cow::Owned)
+}
+
+/// [`import::canonical_key`], borrowing the cell's own text when it is already canonical.
+fn canonical_key_cow(cell: &Cell) -> Result<Cow<'_, str>, import::CellProblem> {
+    if let Cell::Text(text) = cell {
+        let key = text.trim();
+        if !key.contains(['E', 'e']) || !may_be_scientific(key) {
+            return Ok(Cow::Borrowed(key));
+        }
+    }
+    import::canonical_key(cell).map(Cow::Owned)
 }
 
 /// Whether text could be a number in scientific notation (`1.23E+15`): then
@@ -1098,7 +1131,8 @@ fn may_be_scientific(text: &str) -> bool {
 }
 
 fn is_null_null(cell: &Cell) -> bool {
-    matches!(cell, Cell::Text(t) if t.trim() == import::NULL_NULL)
+    // The length first: every cell is asked, and few are as long.
+    matches!(cell, Cell::Text(t) if t.len() >= import::NULL_NULL.len() && t.trim() == import::NULL_NULL)
 }
 
 /// A cell as text, for messages and commands.
@@ -1235,7 +1269,15 @@ mod canonical_cow_tests {
             "Eve",
             "12 345",
             "a@b.c",
+            " a@b.c ",
+            "a@@b.c",
+            "a b@c.d",
+            "x@y",
             "2024-01-31",
+            " 2024-02-29 ",
+            "2023-02-29",
+            "2024-1-31",
+            "0000-01-01",
             "-1E+05",
         ];
         for kind in &kinds {
@@ -1245,6 +1287,11 @@ mod canonical_cow_tests {
                 let got = canonical_cow(kind, &cell).map(Cow::into_owned);
                 assert_eq!(got, expected, "{kind:?} {text:?}");
             }
+        }
+        for text in texts {
+            let cell = Cell::Text(text.into());
+            let got = canonical_key_cow(&cell).map(Cow::into_owned);
+            assert_eq!(got, import::canonical_key(&cell), "key {text:?}");
         }
     }
 }
