@@ -22,6 +22,7 @@
 //! `BEGIN IMMEDIATE` transaction (taken up front, so two writers never deadlock half-way). A
 //! crash during a write leaves the file as before it or as after it.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -860,71 +861,75 @@ impl<'de> serde::de::Visitor<'de> for FieldsSeed<'_> {
 }
 
 /// One attribute's value in a `fields` object: a string as is, `null` as empty, anything else
-/// (written by hand or by another tool) as its JSON text. Read straight into a [`Text`], so a
-/// short value costs no allocation.
-struct StoredValue(Text);
+/// (written by hand or by another tool) as its JSON text. Borrowed from the text when it
+/// holds no escape, so the value is copied once, into the row's values (issue 6).
+struct StoredValue<'de>(Cow<'de, str>);
 
-impl<'de> serde::Deserialize<'de> for StoredValue {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<StoredValue, D::Error> {
+impl<'de> serde::Deserialize<'de> for StoredValue<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<StoredValue<'de>, D::Error> {
         struct ValueVisitor;
         impl<'de> serde::de::Visitor<'de> for ValueVisitor {
-            type Value = StoredValue;
+            type Value = StoredValue<'de>;
 
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("an attribute value")
             }
 
-            fn visit_str<E>(self, v: &str) -> Result<StoredValue, E> {
-                Ok(StoredValue(Text::from(v)))
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<StoredValue<'de>, E> {
+                Ok(StoredValue(Cow::Borrowed(v)))
             }
 
-            fn visit_string<E>(self, v: String) -> Result<StoredValue, E> {
-                Ok(StoredValue(Text::from(v)))
+            fn visit_str<E>(self, v: &str) -> Result<StoredValue<'de>, E> {
+                Ok(StoredValue(Cow::Owned(v.to_string())))
             }
 
-            fn visit_unit<E>(self) -> Result<StoredValue, E> {
-                Ok(StoredValue(Text::default()))
+            fn visit_string<E>(self, v: String) -> Result<StoredValue<'de>, E> {
+                Ok(StoredValue(Cow::Owned(v)))
             }
 
-            fn visit_bool<E>(self, v: bool) -> Result<StoredValue, E> {
-                Ok(StoredValue(Text::from(if v { "true" } else { "false" })))
+            fn visit_unit<E>(self) -> Result<StoredValue<'de>, E> {
+                Ok(StoredValue(Cow::Borrowed("")))
             }
 
-            fn visit_i64<E>(self, v: i64) -> Result<StoredValue, E> {
-                Ok(StoredValue(compact_str::format_compact!("{v}")))
+            fn visit_bool<E>(self, v: bool) -> Result<StoredValue<'de>, E> {
+                Ok(StoredValue(Cow::Borrowed(if v { "true" } else { "false" })))
             }
 
-            fn visit_u64<E>(self, v: u64) -> Result<StoredValue, E> {
-                Ok(StoredValue(compact_str::format_compact!("{v}")))
+            fn visit_i64<E>(self, v: i64) -> Result<StoredValue<'de>, E> {
+                Ok(StoredValue(Cow::Owned(v.to_string())))
             }
 
-            fn visit_f64<E>(self, v: f64) -> Result<StoredValue, E> {
+            fn visit_u64<E>(self, v: u64) -> Result<StoredValue<'de>, E> {
+                Ok(StoredValue(Cow::Owned(v.to_string())))
+            }
+
+            fn visit_f64<E>(self, v: f64) -> Result<StoredValue<'de>, E> {
                 // As serde_json prints it (`1.0`, not `1`).
                 let text =
                     serde_json::Number::from_f64(v).map_or_else(String::new, |n| n.to_string());
-                Ok(StoredValue(Text::from(text)))
+                Ok(StoredValue(Cow::Owned(text)))
             }
 
             fn visit_seq<A: serde::de::SeqAccess<'de>>(
                 self,
                 seq: A,
-            ) -> Result<StoredValue, A::Error> {
+            ) -> Result<StoredValue<'de>, A::Error> {
                 use serde::Deserialize;
                 let value = serde_json::Value::deserialize(
                     serde::de::value::SeqAccessDeserializer::new(seq),
                 )?;
-                Ok(StoredValue(Text::from(value.to_string())))
+                Ok(StoredValue(Cow::Owned(value.to_string())))
             }
 
             fn visit_map<A: serde::de::MapAccess<'de>>(
                 self,
                 map: A,
-            ) -> Result<StoredValue, A::Error> {
+            ) -> Result<StoredValue<'de>, A::Error> {
                 use serde::Deserialize;
                 let value = serde_json::Value::deserialize(
                     serde::de::value::MapAccessDeserializer::new(map),
                 )?;
-                Ok(StoredValue(Text::from(value.to_string())))
+                Ok(StoredValue(Cow::Owned(value.to_string())))
             }
         }
         d.deserialize_any(ValueVisitor)
@@ -933,7 +938,7 @@ impl<'de> serde::Deserialize<'de> for StoredValue {
 
 /// An object key, borrowed from the text when it holds no escape (serde's `Cow` always
 /// copies).
-struct Key<'de>(std::borrow::Cow<'de, str>);
+struct Key<'de>(Cow<'de, str>);
 
 impl<'de> serde::Deserialize<'de> for Key<'de> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Key<'de>, D::Error> {
@@ -946,11 +951,11 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
             }
 
             fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(std::borrow::Cow::Borrowed(v)))
+                Ok(Key(Cow::Borrowed(v)))
             }
 
             fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key(std::borrow::Cow::Owned(v.to_string())))
+                Ok(Key(Cow::Owned(v.to_string())))
             }
         }
         d.deserialize_str(KeyVisitor)

@@ -62,17 +62,21 @@ impl Snapshot {
             let (mut tables, mut images) = (BTreeMap::new(), BTreeMap::new());
             let mut rows = 0u64;
             for t in &store.schema().entity_types {
-                let (mut table, mut table_images) = (BTreeMap::new(), Vec::new());
+                // The rows come in key order: gathered, then built into a map in one go
+                // (inserting them one by one searched the map from its root for each).
+                let stored = usize::try_from(store.count(&t.name)?).unwrap_or(0);
+                let (mut table, mut table_images) =
+                    (Vec::with_capacity(stored), Vec::with_capacity(stored));
                 store.for_each_row_and_image(t, |r, image| {
                     rows += 1;
                     if rows.is_multiple_of(TICK_EVERY_ROWS) && !tick() {
                         return Err(crate::Error::new(crate::ErrorCode::Cancelled, "Cancelled."));
                     }
                     table_images.push((r.key.clone(), image));
-                    table.insert(r.key.clone(), r);
+                    table.push((r.key.clone(), r));
                     Ok(())
                 })?;
-                tables.insert(t.name.clone(), table);
+                tables.insert(t.name.clone(), table.into_iter().collect());
                 images.insert(t.name.clone(), table_images);
             }
             Ok(Snapshot { revision: store.revision()?, tables, images })
