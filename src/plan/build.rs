@@ -1099,12 +1099,12 @@ fn canonical_cow<'w>(
         let borrowed = match kind {
             AttributeKind::Text => Some(text.as_str()),
             AttributeKind::Reference { .. } | AttributeKind::Email | AttributeKind::Date => {
-                Some(text.trim())
+                Some(trimmed(text))
             }
             _ => None,
         };
         // Text that reads like a number in scientific notation gets canonical's finding.
-        if let Some(value) = borrowed.filter(|v| !v.contains(['E', 'e']) || !may_be_scientific(v)) {
+        if let Some(value) = borrowed.filter(|v| !has_e(v) || !may_be_scientific(v)) {
             let checked = match kind {
                 _ if value.is_empty() => Ok(()),
                 AttributeKind::Email => import::check_email(value),
@@ -1120,12 +1120,28 @@ fn canonical_cow<'w>(
 /// [`import::canonical_key`], borrowing the cell's own text when it is already canonical.
 fn canonical_key_cow(cell: &Cell) -> Result<Cow<'_, str>, import::CellProblem> {
     if let Cell::Text(text) = cell {
-        let key = text.trim();
-        if !key.contains(['E', 'e']) || !may_be_scientific(key) {
+        let key = trimmed(text);
+        if !has_e(key) || !may_be_scientific(key) {
             return Ok(Cow::Borrowed(key));
         }
     }
     import::canonical_key(cell).map(Cow::Owned)
+}
+
+/// `text.trim()`, without decoding characters when both ends are visible ASCII (nearly every
+/// cell: each is asked).
+fn trimmed(text: &str) -> &str {
+    let visible = |b: Option<&u8>| b.is_some_and(|b| (b'!'..=b'~').contains(b));
+    if visible(text.as_bytes().first()) && visible(text.as_bytes().last()) {
+        text
+    } else {
+        text.trim()
+    }
+}
+
+/// Whether text holds an `E` or `e` (a vector search: every cell is asked).
+fn has_e(text: &str) -> bool {
+    memchr::memchr2(b'E', b'e', text.as_bytes()).is_some()
 }
 
 /// Whether text could be a number in scientific notation (`1.23E+15`): then
@@ -1136,7 +1152,7 @@ fn may_be_scientific(text: &str) -> bool {
 
 fn is_null_null(cell: &Cell) -> bool {
     // The length first: every cell is asked, and few are as long.
-    matches!(cell, Cell::Text(t) if t.len() >= import::NULL_NULL.len() && t.trim() == import::NULL_NULL)
+    matches!(cell, Cell::Text(t) if t.len() >= import::NULL_NULL.len() && trimmed(t) == import::NULL_NULL)
 }
 
 /// A cell as text, for messages and commands.
@@ -1266,6 +1282,9 @@ mod canonical_cow_tests {
         let texts = [
             "plain",
             " padded ",
+            "\u{a0}no-break spaces\u{a0}",
+            "\ttab~",
+            "~",
             "",
             "1.23E+15",
             "1.5e+03",
