@@ -264,13 +264,12 @@ fn end_to_end(files: &Files, rows: usize, upload: &Path) -> BoxResult<Measured> 
     let mut probe = Probe::start();
     let mut store = Store::open(db.path())?;
     // As `plan::from_file` does: the file is opened (an .xlsx stays in its file, a CSV is
-    // read into memory) and fingerprinted, then parsed on a second thread while this one loads
+    // read into memory), then parsed and fingerprinted on a second thread while this one loads
     // the stored rows, and the plan built on the reader's thread, which frees the upload.
     let name = upload.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let upload = Upload::open(upload)?;
-    let input = InputFile::of(&name, &upload)?;
     let (schema, thresholds) = (store.schema(), Thresholds::load(&store)?);
-    probe.lap("open + sha256");
+    probe.lap("open");
     let mut read = 0;
     let (plan, snapshot) = plan::read_with_snapshot(
         &store,
@@ -278,8 +277,8 @@ fn end_to_end(files: &Files, rows: usize, upload: &Path) -> BoxResult<Measured> 
         upload,
         &CsvOptions::default(),
         &mut |_, _| true,
-        |workbook, stored| {
-            probe.lap("import::read + Snapshot::load (two threads)");
+        |workbook, input, stored| {
+            probe.lap("import::read + sha256 + Snapshot::load (two threads)");
             read = workbook.sheets.iter().map(|s| s.rows.len()).sum();
             plan::build(schema, stored, &workbook, Mode::Complete, input, &thresholds)
         },

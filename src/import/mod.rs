@@ -591,6 +591,32 @@ impl Upload {
         }
     }
 
+    /// [`Upload::read_with_progress`] and [`Upload::fingerprint`] together, in the order that
+    /// costs a sync least: bytes in memory are read first and fingerprinted after (on the
+    /// reader's thread, while the stored rows are still loading), an `.xlsx` is fingerprinted
+    /// first, as its read then takes longest whatever the order.
+    ///
+    /// # Errors
+    ///
+    /// As the two of them.
+    pub fn read_fingerprinted(
+        self,
+        name: &str,
+        options: &CsvOptions,
+        progress: &mut dyn FnMut(u64, u64) -> bool,
+    ) -> Result<(RawWorkbook, (u64, String))> {
+        match self {
+            Upload::Bytes(bytes) => {
+                let workbook = read_bytes_with_progress(name, &bytes, options, progress)?;
+                Ok((workbook, fingerprint(&bytes)))
+            }
+            Upload::Xlsx(_) => {
+                let fingerprint = self.fingerprint()?;
+                Ok((self.read_with_progress(name, options, progress)?, fingerprint))
+            }
+        }
+    }
+
     /// The upload's size and SHA-256 (lowercase hex), as the history records them. An
     /// `.xlsx` is read a second time for it, from the file (the page cache has it): the price
     /// of not holding the file in memory.

@@ -702,12 +702,10 @@ impl TypeChanges {
         if mode == Mode::Complete {
             // Complete mode: a stored row absent from the sheet is deleted. A key present on any
             // row, even a row with errors, is not absent.
-            let mut given = intents.iter().map(|(k, _)| k).peekable();
+            let mut given = intents.iter().map(|(k, _)| -> &str { k }).peekable();
             for (key, old) in table {
-                while given.next_if(|k| &***k < key.as_str()).is_some() {}
-                if given.peek().map(|k| &***k) != Some(key.as_str())
-                    && !mentioned.contains(key.as_str())
-                {
+                while given.next_if(|k| *k < key.as_str()).is_some() {}
+                if given.peek() != Some(&key.as_str()) && !mentioned.contains(key.as_str()) {
                     changes.push(delete(et, old, None));
                 }
             }

@@ -252,16 +252,6 @@ pub struct InputFile {
 }
 
 impl InputFile {
-    /// The record of an upload: its name, size and SHA-256.
-    ///
-    /// # Errors
-    ///
-    /// As [`crate::import::Upload::fingerprint`].
-    pub fn of(name: &str, upload: &crate::import::Upload) -> crate::Result<InputFile> {
-        let (bytes, sha256) = upload.fingerprint()?;
-        Ok(InputFile { name: name.to_string(), sha256, bytes })
-    }
-
     /// Describes a file from its name and bytes.
     pub fn from_bytes(name: &str, bytes: &[u8]) -> InputFile {
         let (bytes, sha256) = crate::import::fingerprint(bytes);
@@ -355,14 +345,13 @@ pub fn from_file(
     csv: &crate::import::CsvOptions,
     reading: &mut dyn FnMut(u64, u64) -> bool,
 ) -> crate::Result<Plan> {
-    // Fingerprinted for the history, then parsed: an .xlsx from its file, anything else from
-    // its bytes, freed before the plan is built (issue 6).
+    // Parsed and fingerprinted for the history: an .xlsx from its file, anything else from its
+    // bytes, freed before the plan is built (issue 6).
     let upload = crate::import::Upload::open(path)?;
     let name = crate::import::file_name(path);
-    let input = InputFile::of(&name, &upload)?;
     let (schema, limits) = (store.schema(), crate::thresholds::Thresholds::load(store)?);
     let (plan, _stored) =
-        read_with_snapshot(store, &name, upload, csv, reading, |workbook, stored| {
+        read_with_snapshot(store, &name, upload, csv, reading, |workbook, input, stored| {
             build(schema, stored, &workbook, mode, input, &limits)
         })?;
     Ok(plan)
@@ -372,9 +361,11 @@ pub fn from_file(
 /// file on a second thread, the repository on this one (a SQLite connection stays on its
 /// thread). On two cores this hides the load behind the read, a tenth of a sync (issue 6).
 ///
-/// `then` runs on the reader's thread once both are there, with the workbook and the stored
-/// rows (it builds the plan): the memory the read freed (mimalloc keeps a heap per thread)
-/// is reused there. The upload is closed (its bytes freed) as soon as it is read.
+/// `then` runs on the reader's thread once both are there, with the workbook, the upload's
+/// [`InputFile`] and the stored rows (it builds the plan): the memory the read freed
+/// (mimalloc keeps a heap per thread) is reused there. The upload is fingerprinted on the
+/// reader's thread too ([`crate::import::Upload::read_fingerprinted`]), and closed (its bytes
+/// freed) as soon as it is read.
 ///
 /// `reading` gets the import's progress as [`crate::import::read_bytes_with_progress`]
 /// describes, always on this thread; returning `false` cancels both.
@@ -388,7 +379,7 @@ pub fn read_with_snapshot<T: Send>(
     upload: crate::import::Upload,
     csv: &crate::import::CsvOptions,
     reading: &mut dyn FnMut(u64, u64) -> bool,
-    then: impl FnOnce(crate::import::RawWorkbook, &Snapshot) -> T + Send,
+    then: impl FnOnce(crate::import::RawWorkbook, InputFile, &Snapshot) -> T + Send,
 ) -> crate::Result<(T, Snapshot)> {
     use std::sync::atomic::{AtomicBool, Ordering};
     let cancelled = AtomicBool::new(false);
@@ -399,17 +390,18 @@ pub fn read_with_snapshot<T: Send>(
     std::thread::scope(|scope| {
         let reader = scope.spawn(|| {
             let (report, loaded) = (report, loaded);
-            let workbook = upload.read_with_progress(name, csv, &mut |done, total| {
+            let read = upload.read_fingerprinted(name, csv, &mut |done, total| {
                 // The receiver outlives this thread (it is joined below): a send cannot fail.
                 let _ = report.send((done, total));
                 !cancelled.load(Ordering::Relaxed)
             });
             // Hanging up tells the other thread the read is over.
             drop(report);
-            let workbook = workbook?;
+            let (workbook, (bytes, sha256)) = read?;
+            let input = InputFile { name: name.to_string(), sha256, bytes };
             // No rows come when their load failed or was cancelled: that is reported below.
             let stored = loaded.recv().map_err(|_| crate::import::cancelled(name))?;
-            Ok((then(workbook, &stored), stored))
+            Ok((then(workbook, input, &stored), stored))
         });
         // Hands the reader's latest progress to the caller; says whether to go on.
         let mut forward = |latest: Option<(u64, u64)>| {
@@ -495,9 +487,10 @@ mod tests {
         let (store, bytes) = demo_and_full_template(dir.path());
         let csv = crate::import::CsvOptions::default();
         let mut reports = Vec::new();
-        // `then` gets both, and what it returns comes back with the stored rows.
-        let both = |workbook, stored: &Snapshot| (workbook, stored.clone());
-        let ((workbook, given), snapshot) = read_with_snapshot(
+        // `then` gets both and the file's fingerprint, and what it returns comes back with
+        // the stored rows.
+        let both = |workbook, input, stored: &Snapshot| (workbook, input, stored.clone());
+        let ((workbook, input, given), snapshot) = read_with_snapshot(
             &store,
             "full.xlsx",
             Upload::Bytes(bytes.clone()),
@@ -510,6 +503,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(workbook, crate::import::read_bytes("full.xlsx", &bytes, &csv).unwrap());
+        assert_eq!(input, InputFile::from_bytes("full.xlsx", &bytes));
         assert_eq!(snapshot, Snapshot::load(&store).unwrap());
         assert_eq!(given, snapshot);
         assert!(!snapshot.table("User").is_empty());
@@ -517,6 +511,13 @@ mod tests {
         assert!(reports.windows(2).all(|w| w[0].0 <= w[1].0), "{reports:?}");
         let &(done, total) = reports.last().unwrap();
         assert!(total > 0 && done == total, "{reports:?}");
+        // An .xlsx read from its file is fingerprinted from the file.
+        let upload = Upload::open(&dir.path().join("full.xlsx")).unwrap();
+        assert!(matches!(upload, Upload::Xlsx(_)));
+        let (input, _) =
+            read_with_snapshot(&store, "full.xlsx", upload, &csv, &mut |_, _| true, |_, i, _| i)
+                .unwrap();
+        assert_eq!(input, InputFile::from_bytes("full.xlsx", &bytes));
     }
 
     #[test]
@@ -572,7 +573,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (store, bytes) = demo_and_full_template(dir.path());
         let csv = crate::import::CsvOptions::default();
-        let keep = |workbook, _: &Snapshot| workbook;
+        let keep = |workbook, _, _: &Snapshot| workbook;
         let e = read_with_snapshot(
             &store,
             "full.xlsx",
