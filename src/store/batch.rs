@@ -4,7 +4,8 @@
 //! stepping, resetting, finding the prepared statement again) than in the B-tree work itself
 //! (`perf` of an apply, issue 6). A batch reads the images before of all its rows in one
 //! statement (but those the caller already knows), adds their images after in another, and
-//! points their records at them in a third. Statements are prepared for power-of-two row counts, so a handful serve any count.
+//! points their records at them in a third. Statements are prepared for power-of-two row
+//! counts, so a handful serve any count.
 
 use std::collections::HashSet;
 use std::path::Path;
