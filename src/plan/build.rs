@@ -802,7 +802,8 @@ fn merge_groups<'s>(
         if rows.len() > 1 {
             // Every row's values are still checked, so each problem is reported at once.
             for (_, intent) in rows {
-                value_patches(et, sheet, columns, mode, intent, findings, &mut patches);
+                let place = RowPlace { sheet, columns, row: intent.raw.row };
+                value_patches(et, &place, mode, intent, None, findings, &mut patches);
             }
             let numbers: Vec<String> = rows.iter().map(|(_, i)| i.raw.row.to_string()).collect();
             for (_, intent) in &rows[1..] {
@@ -824,8 +825,8 @@ fn merge_groups<'s>(
             continue;
         }
         let intent = &rows[0].1;
-        value_patches(et, sheet, columns, mode, intent, findings, &mut patches);
         let place = RowPlace { sheet, columns, row: intent.raw.row };
+        value_patches(et, &place, mode, intent, stored, findings, &mut patches);
         let not_found =
             |findings: &mut Vec<Finding>, code, severity, message: String, fix: &str| {
                 let (key_column, key) = (Some(columns.key), Some(key.to_string()));
@@ -883,19 +884,20 @@ fn merge_groups<'s>(
 }
 
 /// The patches of one row's values, into `patches` (cleared first); problems with a value are
-/// findings, and leave its attribute as stored.
+/// findings, and leave its attribute as stored. A cell holding exactly the value `stored`
+/// has is kept as stored without being checked: it changes nothing, whatever today's rules
+/// would say of it (and it is most cells of a full template, issue 6).
 fn value_patches<'w>(
     et: &EntityType,
-    sheet: &RawSheet,
-    columns: &Columns,
+    place: &RowPlace<'_>,
     mode: Mode,
     intent: &Intent<'w>,
+    stored: Option<&Row>,
     findings: &mut Vec<Finding>,
     patches: &mut Vec<Patch<'w>>,
 ) {
-    let (raw, action) = (intent.raw, intent.action);
+    let (raw, action, columns) = (intent.raw, intent.action, place.columns);
     let cell_at = |i: usize| raw.cells.get(i).unwrap_or(&Cell::Empty);
-    let place = RowPlace { sheet, columns, row: raw.row };
     let mut finding = |severity, code, col, value, message, fix| {
         findings.push(place.finding(severity, code, col, value, message, fix))
     };
@@ -934,6 +936,12 @@ fn value_patches<'w>(
                 );
             }
             patches.push(Patch::Set(Cow::Borrowed("")));
+            continue;
+        }
+        if let (Some(old), Cell::Text(text)) = (stored, cell)
+            && old.values[ai] == **text
+        {
+            patches.push(Patch::Keep);
             continue;
         }
         match canonical_cow(&attr.kind, cell) {

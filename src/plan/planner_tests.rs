@@ -209,6 +209,47 @@ fn complete_mode_creates_updates_and_deletes_the_absent() {
 }
 
 #[test]
+fn a_cell_holding_the_stored_value_changes_nothing_and_is_not_checked_again() {
+    // A value stored before today's rules (an address without @): a full template gives it
+    // back as it is, and that alone must not block the sync.
+    let schema = Schema::directory();
+    let t = schema.entity_type("User").unwrap();
+    let mut snapshot = stored();
+    let users = snapshot.tables.get_mut("User").unwrap();
+    let two = users.get_mut("00002").unwrap();
+    two.values.set(t.attribute_index("Email").unwrap(), "two at example");
+    let sheet = |email: &str| {
+        let two: &[(&str, &str)] = &[
+            ("Identifier", "00002"),
+            ("LastName", "Two"),
+            ("Email", email),
+            ("UserType", "EMP"),
+            ("Manager", "00001"),
+        ];
+        user_sheet(&[
+            &[("Identifier", "00001"), ("LastName", "Top"), ("UserType", "EMP")],
+            two,
+            &[
+                ("Identifier", "00003"),
+                ("LastName", "Three"),
+                ("UserType", "EMP"),
+                ("Manager", "00001"),
+            ],
+        ])
+    };
+    let plan = |wb: &RawWorkbook| {
+        let file = InputFile::from_bytes("t.xlsx", b"");
+        build(&schema, &snapshot, wb, Mode::Complete, file, &Thresholds::default())
+    };
+    let p = plan(&sheet("two at example"));
+    assert!(p.findings.is_empty() && p.changes.is_empty(), "{:?}", p.findings);
+    // Any other value is checked as ever.
+    let p = plan(&sheet("still not one"));
+    assert_eq!(codes(&p), ["bad_value"]);
+    assert!(p.changes.is_empty());
+}
+
+#[test]
 fn complete_mode_deletes_no_row_that_a_row_with_an_error_names() {
     // 00002 written as 2 (Excel dropped its zeros) and 00003 with a bad date: both rows are
     // errors, neither stored row is absent.
