@@ -115,7 +115,7 @@ fn stored() -> &'static Snapshot {
             }
             tables.insert(t.name.clone(), table);
         }
-        Snapshot { revision: 1, tables }
+        Snapshot::of(1, tables)
     })
 }
 
