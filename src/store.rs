@@ -829,11 +829,10 @@ pub(crate) fn decode_row(entity_type: &EntityType, key: Text, fields: &str) -> R
 /// `{"name":"value",...}` with no whitespace, no escape and only strings, without serde: it
 /// was half of loading the stored rows (issue 6). `None` for any other shape, which
 /// serde_json then reads (and refuses if it is not JSON). Attributes are matched as
-/// [`FieldsSeed`] matches them.
+/// [`FieldsSeed`] matches them ([`attribute_from`]).
 fn decode_plain_fields(entity_type: &EntityType, fields: &str) -> Option<Values> {
-    let attributes = &entity_type.attributes;
     let bytes = fields.as_bytes();
-    let mut values = values::Builder::new(attributes.len(), fields.len());
+    let mut values = values::Builder::new(entity_type.attributes.len(), fields.len());
     match bytes {
         [b'{', b'}'] => return Some(values.finish()),
         [b'{', ..] => {}
@@ -847,8 +846,7 @@ fn decode_plain_fields(entity_type: &EntityType, fields: &str) -> Option<Values>
         }
         at += 1;
         let value = plain_json_string(fields, &mut at)?;
-        let found = (next..attributes.len()).chain(0..next).find(|&i| attributes[i].name == name);
-        if let Some(i) = found {
+        if let Some(i) = attribute_from(entity_type, next, name) {
             next = i + 1;
             values.put(i, value);
         }
@@ -858,6 +856,14 @@ fn decode_plain_fields(entity_type: &EntityType, fields: &str) -> Option<Values>
             _ => return None,
         }
     }
+}
+
+/// The index of the attribute named `name`, looked for from `next` on and then from the
+/// start: values are written in attribute order, so the one after the last found is the
+/// likely match.
+fn attribute_from(entity_type: &EntityType, next: usize, name: &str) -> Option<usize> {
+    let attributes = &entity_type.attributes;
+    (next..attributes.len()).chain(0..next).find(|&i| attributes[i].name == name)
 }
 
 /// The JSON string starting at `at` in `text` when it holds no escape and no control
@@ -900,13 +906,10 @@ impl<'de> serde::de::Visitor<'de> for FieldsSeed<'_> {
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Values, A::Error> {
-        let attributes = &self.0.attributes;
-        let mut values = values::Builder::new(attributes.len(), self.1);
-        // Values are written in attribute order, so the next attribute is the likely match.
+        let mut values = values::Builder::new(self.0.attributes.len(), self.1);
         let mut next = 0;
         while let Some(Key(name)) = map.next_key::<Key<'de>>()? {
-            let found =
-                (next..attributes.len()).chain(0..next).find(|&i| attributes[i].name == *name);
+            let found = attribute_from(self.0, next, &name);
             let StoredValue(value) = map.next_value()?;
             let Some(i) = found else { continue };
             next = i + 1;
