@@ -6,12 +6,14 @@
 //! non-empty reason, which is recorded. The rows and the history record are written in the
 //! same `BEGIN IMMEDIATE` transaction, so a crash leaves the repository as before or as after.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::history::{self, ImageChange, NewRun, RecordedChange, Run, RunCounts, RunKind};
 use crate::plan::{self, Change, FieldChange, Op, Plan, Snapshot, TypeSummary};
-use crate::store::{ImageId, Row, RowWrite, Store, encode_row_into};
+use crate::store::{ImageId, Row, RowEncoder, RowWrite, Store};
 use crate::thresholds::{self, Counts, Evaluation, Thresholds};
 
 /// Whether to apply a plan a threshold blocks.
@@ -207,6 +209,8 @@ fn write_run(
         )?;
         // Written and recorded in batches (see `store`'s batches), each encoded into one
         // buffer reused from batch to batch; the history points at the images the store keeps.
+        let encoders: HashMap<&str, RowEncoder> =
+            schema.entity_types.iter().map(|t| (t.name.as_str(), RowEncoder::new(t))).collect();
         let mut encoded = String::new();
         let mut spans = Vec::with_capacity(CHANGES_PER_BATCH);
         let mut steps = Vec::with_capacity(CHANGES_PER_BATCH);
@@ -218,14 +222,14 @@ fn write_run(
             encoded.clear();
             spans.clear();
             for c in batch {
-                let et = schema.entity_type(c.entity_type).ok_or_else(|| {
+                let encoder = encoders.get(c.entity_type).ok_or_else(|| {
                     Error::internal(format!("unknown entity type {}", c.entity_type))
                 })?;
                 spans.push(match (c.op, c.after) {
                     (Op::Delete, _) => None,
                     (_, Some(row)) => {
                         let start = encoded.len();
-                        encode_row_into(et, row, &mut encoded);
+                        encoder.encode_into(row, &mut encoded);
                         Some(start..encoded.len())
                     }
                     (_, None) => {

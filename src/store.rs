@@ -103,7 +103,7 @@ pub struct Store {
 
 /// The schema version of the repository file this build writes. Opening a file with a newer
 /// one is refused rather than risking damage.
-pub const FILE_FORMAT_VERSION: i64 = 4;
+pub const FILE_FORMAT_VERSION: i64 = 5;
 
 /// The page size of repositories this build creates (see `connect`).
 const PAGE_SIZE: u32 = 65_536;
@@ -112,7 +112,7 @@ const PAGE_SIZE: u32 = 65_536;
 const CACHE_KIB: u32 = 2 * 1024;
 
 /// Migrations, in order: entry `i` takes the file from format `i` to `i + 1`.
-const MIGRATIONS: [&str; 4] = [
+const MIGRATIONS: [&str; 5] = [
     // 1: rows and metadata.
     "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
      CREATE TABLE record (
@@ -178,6 +178,10 @@ const MIGRATIONS: [&str; 4] = [
      ALTER TABLE record_image RENAME TO record;
      ALTER TABLE change ADD COLUMN before_image INTEGER;
      ALTER TABLE change ADD COLUMN after_image INTEGER;",
+    // 5: no index of the history by row. Only undo's check for rows a later run changed again
+    // used it, and that check now reads the later runs' changes instead (as fast, and
+    // instant for the last run); keeping it up cost a tenth of an apply (issue 6).
+    "DROP INDEX change_by_row;",
 ];
 
 /// The repository file used when none is named: `$IDBULK_DB` if set, else `repository.db` in
@@ -657,16 +661,53 @@ impl Writer<'_> {
 /// The JSON object kept in `image.fields`: non-empty values by attribute name.
 pub(crate) fn encode_row(entity_type: &EntityType, row: &Row) -> String {
     let mut out = String::new();
-    encode_row_into(entity_type, row, &mut out);
+    RowEncoder::new(entity_type).encode_into(row, &mut out);
     out
 }
 
-/// [`encode_row`] appended to a buffer the caller reuses (apply encodes a batch of rows into
-/// one). Written by hand, in attribute order: building a `serde_json::Map` first cost two
+/// Writes the rows of one entity type as [`encode_row`] does, each attribute's name quoted
+/// once for all of them: quoting the names again for every row was half of encoding it (issue
+/// 6). Written by hand, in attribute order: building a `serde_json::Map` first cost two
 /// allocations per value.
-pub(crate) fn encode_row_into(entity_type: &EntityType, row: &Row, out: &mut String) {
-    let non_empty = row.values.iter().map(|v| (!v.is_empty()).then_some(v));
-    encode_fields_into(entity_type, non_empty, out);
+pub(crate) struct RowEncoder {
+    /// `"name":` for each attribute, in order.
+    names: Box<[String]>,
+}
+
+impl RowEncoder {
+    /// The encoder of `entity_type`'s rows.
+    pub(crate) fn new(entity_type: &EntityType) -> RowEncoder {
+        let quoted = |name: &str| {
+            let mut out = String::with_capacity(name.len() + 3);
+            push_json_string(&mut out, name);
+            out.push(':');
+            out
+        };
+        RowEncoder { names: entity_type.attributes.iter().map(|a| quoted(&a.name)).collect() }
+    }
+
+    /// [`encode_row`] appended to a buffer the caller reuses (apply encodes a batch of rows
+    /// into one).
+    pub(crate) fn encode_into(&self, row: &Row, out: &mut String) {
+        self.fields_into(row.values.iter().map(|v| (!v.is_empty()).then_some(v)), out);
+    }
+
+    /// Appends to `out` a JSON object of the values given, by attribute name, in attribute
+    /// order; `None` leaves an attribute out.
+    fn fields_into<'v>(&self, values: impl Iterator<Item = Option<&'v str>>, out: &mut String) {
+        out.push('{');
+        let mut first = true;
+        for (name, value) in self.names.iter().zip(values) {
+            let Some(value) = value else { continue };
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            out.push_str(name);
+            push_json_string(out, value);
+        }
+        out.push('}');
+    }
 }
 
 /// The values an update changed, as they were before it, as file format 3 recorded an
@@ -684,29 +725,7 @@ pub(crate) fn encode_changed_into(
 ) {
     let changed = before.values.iter().zip(after.values.iter()).map(|(b, a)| (b != a).then_some(b));
     out.clear();
-    encode_fields_into(entity_type, changed, out);
-}
-
-/// Appends to `out` a JSON object of the values given, by attribute name, in attribute order;
-/// `None` leaves an attribute out.
-fn encode_fields_into<'v>(
-    entity_type: &EntityType,
-    values: impl Iterator<Item = Option<&'v str>>,
-    out: &mut String,
-) {
-    out.push('{');
-    let mut first = true;
-    for (attr, value) in entity_type.attributes.iter().zip(values) {
-        let Some(value) = value else { continue };
-        if !first {
-            out.push(',');
-        }
-        first = false;
-        push_json_string(out, &attr.name);
-        out.push(':');
-        push_json_string(out, value);
-    }
-    out.push('}');
+    RowEncoder::new(entity_type).fields_into(changed, out);
 }
 
 /// Sets the values of `row` that `changed` (an update's `change.before_changed`, recorded by
@@ -1659,6 +1678,13 @@ mod tests {
             .unwrap();
         assert_eq!(images, [1, 2]);
         store.conn().prepare("SELECT before_changed FROM change").expect("migration 3's column");
+        let indexes: i64 = store
+            .conn()
+            .query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'change_by_row'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(indexes, 0, "migration 5 dropped the history's index by row");
         assert!(store.integrity_problems().unwrap().is_empty());
         // And the migrated file takes writes.
         store.write(|w| w.update(&t, &site("LYO", "Lyons"))).unwrap();

@@ -188,15 +188,17 @@ impl Writer<'_> {
                 stmt.raw_execute().map(drop)
             },
         )?;
-        // Every key was checked above, so an upsert creates exactly the rows to create.
+        // Every key was checked above, so this creates exactly the rows to create and points
+        // the others at their new images. `OR REPLACE` rather than an upsert (`ON CONFLICT DO
+        // UPDATE`), which seeks the row twice: a tenth of an apply (issue 6). No foreign key
+        // nor trigger watches `record`, so replacing a record is only that.
         in_statements(
             &self.tx,
             path,
             &added,
             |n| {
                 format!(
-                    "INSERT INTO record (entity_type, key, image) VALUES {}
-                     ON CONFLICT (entity_type, key) DO UPDATE SET image = excluded.image",
+                    "INSERT OR REPLACE INTO record (entity_type, key, image) VALUES {}",
                     placeholders(n, 3)
                 )
             },
