@@ -209,8 +209,10 @@ fn write_run(
         )?;
         // Written and recorded in batches (see `store`'s batches), each encoded into one
         // buffer reused from batch to batch; the history points at the images the store keeps.
-        let encoders: HashMap<&str, RowEncoder> =
-            schema.entity_types.iter().map(|t| (t.name.as_str(), RowEncoder::new(t))).collect();
+        let mut encoders: HashMap<&str, RowEncoder> = HashMap::new();
+        for t in &schema.entity_types {
+            encoders.insert(&t.name, w.row_encoder(t)?);
+        }
         let mut encoded = String::new();
         let mut spans = Vec::with_capacity(CHANGES_PER_BATCH);
         let mut steps = Vec::with_capacity(CHANGES_PER_BATCH);

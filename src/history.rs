@@ -13,13 +13,16 @@
 //! did, and to rebuild the repository as it was before the last run (reports compare before
 //! and after).
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::plan::{Mode, Op, TypeSummary};
 use crate::store::{
-    ImageId, Row, Store, bind, decode_changed_into, decode_row, in_statements, placeholders,
+    ImageId, ImageReader, Row, Store, bind, decode_changed_into, in_statements, placeholders,
     sql_error,
 };
 use crate::thresholds::Evaluation;
@@ -309,6 +312,8 @@ pub fn changes(store: &Store, run_id: i64) -> Result<Vec<RecordedChange>> {
         })
         .map_err(sql)?;
     let mut out = Vec::new();
+    // One image reader per entity type the run changed.
+    let mut readers: HashMap<String, ImageReader<'_>> = HashMap::new();
     for row in rows {
         let (entity_type, key, op, before, after, before_changed) = row.map_err(sql)?;
         let et = store.schema().entity_type(&entity_type).ok_or_else(|| {
@@ -317,9 +322,12 @@ pub fn changes(store: &Store, run_id: i64) -> Result<Vec<RecordedChange>> {
                 format!("Run {run_id} changed {entity_type}, which the schema no longer has."),
             )
         })?;
-        let image = |json: Option<String>| {
-            json.map(|j| decode_row(et, key.as_str().into(), &j)).transpose()
+        let reader = match readers.entry(entity_type.clone()) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(ImageReader::new(store.conn(), store.path(), et)?),
         };
+        let image =
+            |json: Option<String>| json.map(|j| reader.decode(key.as_str().into(), &j)).transpose();
         let after = image(after)?;
         let before = match (image(before)?, &after, before_changed) {
             // A full image, or none (a create).

@@ -2,10 +2,13 @@
 //!
 //! # Layout
 //!
-//! A row's values are an **image**: a JSON object from attribute name to canonical text value
-//! (empty values are left out), kept in `image(id, fields)`. Keeping attributes by name rather
-//! than by column means an administrator can add attributes or entity types to the schema
-//! without a migration; an attribute the schema no longer declares is simply not read.
+//! A row's values are an **image**, kept in `image(id, fields)`: a JSON array of the id of a
+//! **layout** (a list of attribute names kept once in `layout(id, names)`) and the canonical
+//! text values in that layout's order, trailing empty ones left out (file format 6, see
+//! `layout`); images written before are JSON objects from attribute name to value, and read
+//! as such. Tying values to attributes by name rather than by column means an administrator
+//! can add attributes or entity types to the schema without a migration; an attribute the
+//! schema no longer declares is simply not read.
 //!
 //! The rows of every entity type are `record(entity_type, key, image)`: which image each key
 //! has now. Images are only ever added: a write adds the row's new image and points its record
@@ -33,8 +36,10 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::schema::{EntityType, Schema};
 
 mod batch;
+mod layout;
 mod values;
 pub(crate) use batch::{RowWrite, bind, in_statements, placeholders};
+pub(crate) use layout::{ImageReader, RowEncoder};
 pub use values::Values;
 
 /// One stored row: its key and its attribute values in the entity type's attribute order.
@@ -103,7 +108,7 @@ pub struct Store {
 
 /// The schema version of the repository file this build writes. Opening a file with a newer
 /// one is refused rather than risking damage.
-pub const FILE_FORMAT_VERSION: i64 = 5;
+pub const FILE_FORMAT_VERSION: i64 = 6;
 
 /// The page size of repositories this build creates (see `connect`).
 const PAGE_SIZE: u32 = 65_536;
@@ -112,7 +117,7 @@ const PAGE_SIZE: u32 = 65_536;
 const CACHE_KIB: u32 = 2 * 1024;
 
 /// Migrations, in order: entry `i` takes the file from format `i` to `i + 1`.
-const MIGRATIONS: [&str; 5] = [
+const MIGRATIONS: [&str; 6] = [
     // 1: rows and metadata.
     "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
      CREATE TABLE record (
@@ -182,6 +187,9 @@ const MIGRATIONS: [&str; 5] = [
     // used it, and that check now reads the later runs' changes instead (as fast, and
     // instant for the last run); keeping it up cost a tenth of an apply (issue 6).
     "DROP INDEX change_by_row;",
+    // 6: images by position in a layout of attribute names kept once (see `layout`). Images
+    // written before stay objects by name, and are read as such.
+    "CREATE TABLE layout (id INTEGER PRIMARY KEY, names TEXT NOT NULL UNIQUE);",
 ];
 
 /// The repository file used when none is named: `$IDBULK_DB` if set, else `repository.db` in
@@ -412,6 +420,7 @@ impl Store {
                  WHERE r.entity_type = ?1 ORDER BY r.key",
             )
             .map_err(|e| sql_error(&self.path, e))?;
+        let reader = ImageReader::new(&self.conn, &self.path, entity_type)?;
         let mut rows = stmt.query([&entity_type.name]).map_err(|e| sql_error(&self.path, e))?;
         while let Some(r) = rows.next().map_err(|e| sql_error(&self.path, e))? {
             let key = r.get_ref(0).map_err(|e| sql_error(&self.path, e))?;
@@ -432,7 +441,7 @@ impl Store {
                     ),
                 )
             })?;
-            let row = decode_row(entity_type, key, fields)?;
+            let row = reader.decode(key, fields)?;
             let image = r.get(2).map_err(|e| sql_error(&self.path, e))?;
             f(row, image)?;
         }
@@ -469,7 +478,10 @@ impl Store {
             )
             .optional()
             .map_err(|e| sql_error(&self.path, e))?;
-        fields.map(|f| decode_row(entity_type, Text::from(key), &f)).transpose()
+        let Some(fields) = fields else { return Ok(None) };
+        ImageReader::new(&self.conn, &self.path, entity_type)?
+            .decode(Text::from(key), &fields)
+            .map(Some)
     }
 
     /// Runs `f` inside one `BEGIN IMMEDIATE` transaction, bumps the revision, and commits.
@@ -493,7 +505,8 @@ impl Store {
             .map_err(|e| sql_error(&path, e))?
             .parse()
             .map_err(|_| Error::new(ErrorCode::Repository, "The revision counter is damaged."))?;
-        let mut writer = Writer { tx, path: &path, revision_before: revision };
+        let mut writer =
+            Writer { tx, path: &path, revision_before: revision, layouts: Default::default() };
         let out = f(&mut writer)?;
         let Writer { tx, .. } = writer;
         tx.execute(
@@ -594,6 +607,8 @@ pub struct Writer<'a> {
     tx: rusqlite::Transaction<'a>,
     path: &'a Path,
     revision_before: u64,
+    /// The layouts found or added by this transaction, by their names (see `layout`).
+    layouts: std::collections::HashMap<String, layout::LayoutId>,
 }
 
 impl Writer<'_> {
@@ -609,7 +624,7 @@ impl Writer<'_> {
     /// [`ErrorCode::Internal`] if the key already exists (the planner prevents it),
     /// [`ErrorCode::Repository`] if SQLite refuses the write.
     pub fn insert(&mut self, entity_type: &EntityType, row: &Row) -> Result<()> {
-        let fields = encode_row(entity_type, row);
+        let fields = self.row_encoder(entity_type)?.encode(row);
         self.write_one(entity_type, &row.key, false, Some(&fields))
     }
 
@@ -620,7 +635,7 @@ impl Writer<'_> {
     /// [`ErrorCode::Internal`] if the row does not exist, [`ErrorCode::Repository`] if SQLite
     /// refuses the write.
     pub fn update(&mut self, entity_type: &EntityType, row: &Row) -> Result<()> {
-        let fields = encode_row(entity_type, row);
+        let fields = self.row_encoder(entity_type)?.encode(row);
         self.write_one(entity_type, &row.key, true, Some(&fields))
     }
 
@@ -658,60 +673,45 @@ impl Writer<'_> {
     }
 }
 
-/// The JSON object kept in `image.fields`: non-empty values by attribute name.
+/// An image as formats 4 and 5 wrote it, a JSON object of the non-empty values by attribute
+/// name: for the tests of reading images written then (images are arrays in a layout now,
+/// see `layout`).
+#[cfg(test)]
 pub(crate) fn encode_row(entity_type: &EntityType, row: &Row) -> String {
     let mut out = String::new();
-    RowEncoder::new(entity_type).encode_into(row, &mut out);
+    encode_object_into(
+        entity_type,
+        row.values.iter().map(|v| (!v.is_empty()).then_some(v)),
+        &mut out,
+    );
     out
 }
 
-/// Writes the rows of one entity type as [`encode_row`] does, each attribute's name quoted
-/// once for all of them: quoting the names again for every row was half of encoding it (issue
-/// 6). Written by hand, in attribute order: building a `serde_json::Map` first cost two
-/// allocations per value.
-pub(crate) struct RowEncoder {
-    /// `"name":` for each attribute, in order.
-    names: Box<[String]>,
-}
-
-impl RowEncoder {
-    /// The encoder of `entity_type`'s rows.
-    pub(crate) fn new(entity_type: &EntityType) -> RowEncoder {
-        let quoted = |name: &str| {
-            let mut out = String::with_capacity(name.len() + 3);
-            push_json_string(&mut out, name);
-            out.push(':');
-            out
-        };
-        RowEncoder { names: entity_type.attributes.iter().map(|a| quoted(&a.name)).collect() }
-    }
-
-    /// [`encode_row`] appended to a buffer the caller reuses (apply encodes a batch of rows
-    /// into one).
-    pub(crate) fn encode_into(&self, row: &Row, out: &mut String) {
-        self.fields_into(row.values.iter().map(|v| (!v.is_empty()).then_some(v)), out);
-    }
-
-    /// Appends to `out` a JSON object of the values given, by attribute name, in attribute
-    /// order; `None` leaves an attribute out.
-    fn fields_into<'v>(&self, values: impl Iterator<Item = Option<&'v str>>, out: &mut String) {
-        out.push('{');
-        let mut first = true;
-        for (name, value) in self.names.iter().zip(values) {
-            let Some(value) = value else { continue };
-            if !first {
-                out.push(',');
-            }
-            first = false;
-            out.push_str(name);
-            push_json_string(out, value);
+/// Appends to `out` a JSON object of the values given, by attribute name, in attribute order;
+/// `None` leaves an attribute out.
+#[cfg(test)]
+fn encode_object_into<'v>(
+    entity_type: &EntityType,
+    values: impl Iterator<Item = Option<&'v str>>,
+    out: &mut String,
+) {
+    out.push('{');
+    let mut first = true;
+    for (attr, value) in entity_type.attributes.iter().zip(values) {
+        let Some(value) = value else { continue };
+        if !first {
+            out.push(',');
         }
-        out.push('}');
+        first = false;
+        push_json_string(out, &attr.name);
+        out.push(':');
+        push_json_string(out, value);
     }
+    out.push('}');
 }
 
 /// The values an update changed, as they were before it, as file format 3 recorded an
-/// update's image before (`change.before_changed`): a JSON object like [`encode_row`]'s, by
+/// update's image before (`change.before_changed`): a JSON object like an image of format 4, by
 /// attribute name, of every attribute whose value differs between `before` and `after`, an
 /// emptied one included (as `""`). With `after`, it gives `before` back
 /// ([`decode_changed_into`]). Format 4 records images instead (see the module docs); this
@@ -725,7 +725,7 @@ pub(crate) fn encode_changed_into(
 ) {
     let changed = before.values.iter().zip(after.values.iter()).map(|(b, a)| (b != a).then_some(b));
     out.clear();
-    RowEncoder::new(entity_type).fields_into(changed, out);
+    encode_object_into(entity_type, changed, out);
 }
 
 /// Sets the values of `row` that `changed` (an update's `change.before_changed`, recorded by
@@ -822,7 +822,9 @@ fn push_json_string(out: &mut String, text: &str) {
     out.push('"');
 }
 
-/// The inverse of [`encode_row`]; attributes the schema no longer declares are dropped.
+/// The row `key` whose image is `fields`, a JSON object by attribute name as formats 4 and 5
+/// wrote images (see `layout` for those written since); attributes the schema no longer
+/// declares are dropped.
 pub(crate) fn decode_row(entity_type: &EntityType, key: Text, fields: &str) -> Result<Row> {
     use serde::de::DeserializeSeed;
     if let Some(values) = decode_plain_fields(entity_type, fields) {
@@ -844,7 +846,7 @@ pub(crate) fn decode_row(entity_type: &EntityType, key: Text, fields: &str) -> R
     Ok(Row { key, values })
 }
 
-/// Reads a `fields` object of the shape [`encode_row`] writes for nearly every row,
+/// Reads a `fields` object of the shape formats 4 and 5 wrote for nearly every image,
 /// `{"name":"value",...}` with no whitespace, no escape and only strings, without serde: it
 /// was half of loading the stored rows (issue 6). `None` for any other shape, which
 /// serde_json then reads (and refuses if it is not JSON). Attributes are matched as
@@ -1478,8 +1480,12 @@ mod tests {
                 .query_row("SELECT fields FROM image WHERE id = ?1", [id], |r| r.get(0))
                 .unwrap()
         };
-        assert_eq!(image(1), r#"{"DisplayName":"Paris","Country":"France"}"#);
+        // Layout 1 is the Site type's attributes; trailing empty values are left out.
+        assert_eq!(image(1), r#"[1,"Paris","","France"]"#);
         assert_eq!(image(2), r#"{"City":"Lyon"}"#);
+        // An image written as an object by name, as formats 4 and 5 did, reads as ever.
+        let lyon = Row { key: "B".into(), values: ["", "Lyon", ""].into_iter().collect() };
+        assert_eq!(store.get(&t, "B").unwrap(), Some(lyon));
         assert!(store.integrity_problems().unwrap().is_empty());
 
         let conn = store.conn();

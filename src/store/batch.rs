@@ -39,7 +39,7 @@ pub(crate) struct RowWrite<'a> {
     /// takes it as the image before instead of reading it again (a sixth of an apply's time,
     /// issue 6). `None` reads it, and checks that the row exists.
     pub known_image: Option<ImageId>,
-    /// The row's values after, encoded with [`super::encode_row`]; `None` deletes the row.
+    /// The row's image after, encoded by a [`super::RowEncoder`]; `None` deletes the row.
     pub after: Option<&'a str>,
 }
 

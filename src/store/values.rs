@@ -109,8 +109,14 @@ impl Builder {
     pub fn finish(mut self) -> Values {
         let here = offset(self.text.len());
         self.ends.resize(self.n, here);
-        let mut values =
-            Values { text: self.text.into_boxed_str(), ends: self.ends.into_boxed_slice() };
+        // Copied out at its size: shrinking in place (`into_boxed_str`) lets the allocator keep
+        // a block up to twice as large, which cost 8 MB at 100k stored rows (issue 6).
+        let text: Box<str> = if self.text.len() < self.text.capacity() {
+            Box::from(self.text.as_str())
+        } else {
+            self.text.into_boxed_str()
+        };
+        let mut values = Values { text, ends: self.ends.into_boxed_slice() };
         for (i, v) in self.late {
             values.set(i, &v);
         }
