@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use crate::error::Result;
 use crate::import::{self, Cell, RawRow, RawSheet, RawWorkbook};
 use crate::schema::{AttributeKind, EntityType, Schema};
-use crate::store::{ImageId, Row, Store, Text};
+use crate::store::{ImageId, Row, Store, Text, Values};
 use crate::template;
 use crate::thresholds::{self, Counts, Thresholds};
 
@@ -135,6 +135,16 @@ enum Patch<'w> {
     Set(Cow<'w, str>),
 }
 
+impl Patch<'_> {
+    /// The value set, if any.
+    fn value(&self) -> Option<&str> {
+        match self {
+            Patch::Keep => None,
+            Patch::Set(new) => Some(new),
+        }
+    }
+}
+
 /// One data row whose command and key are valid. Its values are read during the merge with
 /// the stored rows ([`value_patches`]), one row at a time: holding the patches of every row
 /// at once cost 50 MB at 100k rows, a fifth of a sync's peak (issue 6).
@@ -182,7 +192,9 @@ pub fn build(
     let sheets = map_sheets(schema, workbook, &mut findings);
     check_metadata(schema, stored, workbook, mode, &mut findings);
 
-    let mut changes: BTreeMap<(usize, Text), Change> = BTreeMap::new();
+    // Every type's changes in key order, then built into a map at once (inserting them one by
+    // one searched the map from its root for each, a tenth of a plan, issue 6).
+    let mut all_changes: Vec<((usize, Text), Change)> = Vec::new();
     let mut summaries = Vec::new();
     let mut sheet_infos: BTreeMap<usize, SheetInfo> = BTreeMap::new();
     let mut counts = Vec::new();
@@ -227,21 +239,20 @@ pub fn build(
                         fix: "Use the full template (it has every row), remove the sheet to leave the type untouched, or force the plan if you really mean to empty it.".into(),
                     });
                 }
+                all_changes.reserve(typed.changes.len());
                 for mut c in typed.changes {
                     // For apply (see `Change::before_image`): found once the changes are known.
                     if c.op != Op::Create {
                         c.before_image = stored.image_of(&et.name, &c.key);
                     }
-                    changes.insert((ti, Text::from(c.key.as_str())), c);
+                    match c.op {
+                        Op::Create => summary.created += 1,
+                        Op::Update => summary.updated += 1,
+                        Op::Delete => summary.deleted += 1,
+                    }
+                    all_changes.push(((ti, Text::from(c.key.as_str())), c));
                 }
                 sheet_infos.insert(ti, SheetInfo { sheet: sheet.name.clone(), columns });
-            }
-        }
-        for c in changes.range((ti, Text::default())..).take_while(|((t, _), _)| *t == ti) {
-            match c.1.op {
-                Op::Create => summary.created += 1,
-                Op::Update => summary.updated += 1,
-                Op::Delete => summary.deleted += 1,
             }
         }
         counts.push((
@@ -257,6 +268,9 @@ pub fn build(
         summaries.push(summary);
     }
 
+    // A type's changes have distinct keys (one per key group, deletes for the keys no group
+    // has), so the map holds each of them.
+    let changes: BTreeMap<(usize, Text), Change> = all_changes.into_iter().collect();
     let state = FinalState::new(schema, stored, &changes);
     checks::run(&state, &sheet_infos, &mut findings);
 
@@ -836,7 +850,7 @@ fn merge_groups<'s>(
         let change = match (intent.action, stored) {
             // Complete mode and Merge on a stored row, Modify: update the cells given.
             (Action::Upsert | Action::Merge | Action::Modify, Some(old)) => {
-                update(et, old, &patches, source(intent.raw.row))
+                update(et, old, &patches, || source(intent.raw.row))
             }
             // Complete mode and Merge on a new key, Add: create it.
             (Action::Upsert | Action::Merge | Action::Add, None) => {
@@ -1003,11 +1017,8 @@ fn header_row(sheet: &RawSheet) -> u32 {
 }
 
 fn create(et: &EntityType, key: &str, patches: &[Patch], source: Option<SourceRow>) -> Change {
-    let values = patches.iter().map(|p| match p {
-        Patch::Set(new) => new.as_ref(),
-        Patch::Keep => "",
-    });
-    let row = Row { key: key.into(), values: values.collect() };
+    let values = patches.iter().map(|p| p.value().unwrap_or_default());
+    let row = Row { key: key.into(), values: Values::exact(values) };
     let fields = et
         .attributes
         .iter()
@@ -1035,34 +1046,33 @@ fn update(
     et: &EntityType,
     old: &Row,
     patches: &[Patch],
-    source: Option<SourceRow>,
+    source: impl FnOnce() -> Option<SourceRow>,
 ) -> Option<Change> {
-    // Most rows of a complete-mode file are unchanged: compare first, copy only on change.
+    // Most rows of a complete-mode file are unchanged: compare first, copy only on change
+    // (and name the source row only then: a copy of the sheet's name per row, issue 6).
+    let differs = |(ai, p): (usize, &Patch)| match p {
+        Patch::Set(new) if old.values[ai] != *new => Some(ai),
+        _ => None,
+    };
+    let first = patches.iter().enumerate().find_map(differs)?;
     let fields: Vec<FieldChange> = patches
         .iter()
         .enumerate()
-        .filter_map(|(ai, p)| match p {
-            Patch::Set(new) if old.values[ai] != *new => Some(FieldChange {
-                attribute: et.attributes[ai].name.clone(),
-                old: old.values[ai].to_string(),
-                new: new.to_string(),
-            }),
-            _ => None,
+        .skip(first)
+        .filter_map(differs)
+        .map(|ai| FieldChange {
+            attribute: et.attributes[ai].name.clone(),
+            old: old.values[ai].to_string(),
+            new: patches[ai].value().unwrap_or_default().to_string(),
         })
         .collect();
-    if fields.is_empty() {
-        return None;
-    }
-    let values = old.values.iter().zip(patches).map(|(old, p)| match p {
-        Patch::Set(new) => new.as_ref(),
-        Patch::Keep => old,
-    });
-    let row = Row { key: old.key.clone(), values: values.collect() };
+    let values = old.values.iter().zip(patches).map(|(old, p)| p.value().unwrap_or(old));
+    let row = Row { key: old.key.clone(), values: Values::exact(values) };
     Some(Change {
         entity_type: et.name.clone(),
         key: old.key.to_string(),
         op: Op::Update,
-        source,
+        source: source(),
         fields,
         before: Some(old.clone()),
         before_image: None,
