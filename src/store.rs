@@ -824,10 +824,15 @@ fn push_json_string(out: &mut String, text: &str) {
 
 /// The row `key` whose image is `fields`, a JSON object by attribute name as formats 4 and 5
 /// wrote images (see `layout` for those written since); attributes the schema no longer
-/// declares are dropped.
-pub(crate) fn decode_row(entity_type: &EntityType, key: Text, fields: &str) -> Result<Row> {
+/// declares are dropped. `spans` is a buffer reused from row to row ([`decode_plain_fields`]).
+pub(crate) fn decode_row(
+    entity_type: &EntityType,
+    key: Text,
+    fields: &str,
+    spans: &mut Vec<(usize, usize)>,
+) -> Result<Row> {
     use serde::de::DeserializeSeed;
-    if let Some(values) = decode_plain_fields(entity_type, fields) {
+    if let Some(values) = decode_plain_fields(entity_type, fields, spans) {
         return Ok(Row { key, values });
     }
     let mut de = serde_json::Deserializer::from_str(fields);
@@ -851,11 +856,24 @@ pub(crate) fn decode_row(entity_type: &EntityType, key: Text, fields: &str) -> R
 /// was half of loading the stored rows (issue 6). `None` for any other shape, which
 /// serde_json then reads (and refuses if it is not JSON). Attributes are matched as
 /// [`FieldsSeed`] matches them ([`attribute_from`]).
-fn decode_plain_fields(entity_type: &EntityType, fields: &str) -> Option<Values> {
+///
+/// The values are found first (`spans`: where each attribute's value is in `fields`), then
+/// copied into a string of their size at once: built as it went, a row's string was
+/// allocated larger, then copied out, and the blocks left behind slowed the plan that
+/// followed (issue 6).
+fn decode_plain_fields(
+    entity_type: &EntityType,
+    fields: &str,
+    spans: &mut Vec<(usize, usize)>,
+) -> Option<Values> {
     let bytes = fields.as_bytes();
-    let mut values = values::Builder::new(entity_type.attributes.len(), fields.len());
+    spans.clear();
+    spans.resize(entity_type.attributes.len(), (0, 0));
+    let values = |spans: &[(usize, usize)]| {
+        Values::exact(spans.iter().map(|&(start, end)| &fields[start..end]))
+    };
     match bytes {
-        [b'{', b'}'] => return Some(values.finish()),
+        [b'{', b'}'] => return Some(values(spans)),
         [b'{', ..] => {}
         _ => return None,
     }
@@ -866,14 +884,15 @@ fn decode_plain_fields(entity_type: &EntityType, fields: &str) -> Option<Values>
             return None;
         }
         at += 1;
+        let start = at + 1;
         let value = plain_json_string(fields, &mut at)?;
         if let Some(i) = attribute_from(entity_type, next, name) {
             next = i + 1;
-            values.put(i, value);
+            spans[i] = (start, start + value.len());
         }
         match bytes.get(at) {
             Some(b',') => at += 1,
-            Some(b'}') if at + 1 == bytes.len() => return Some(values.finish()),
+            Some(b'}') if at + 1 == bytes.len() => return Some(values(spans)),
             _ => return None,
         }
     }
@@ -1281,8 +1300,8 @@ mod tests {
         map.insert(t.attributes[0].name.clone(), tricky.into());
         map.insert(t.attributes[2].name.clone(), "x".into());
         let serde_text = serde_json::Value::Object(map).to_string();
-        assert_eq!(decode_row(t, "K".into(), &serde_text).unwrap(), row);
-        assert_eq!(decode_row(t, "K".into(), &text).unwrap(), row);
+        assert_eq!(decode_row(t, "K".into(), &serde_text, &mut Vec::new()).unwrap(), row);
+        assert_eq!(decode_row(t, "K".into(), &text, &mut Vec::new()).unwrap(), row);
         // Escaped keys, unknown keys, numbers and nulls, in any order.
         let name0 = &t.attributes[0].name;
         let escaped: String = name0.chars().map(|c| format!("\\u{:04x}", c as u32)).collect();
@@ -1290,7 +1309,7 @@ mod tests {
             r#"{{"{}":12,"Gone":"x","{escaped}":"v","{}":null}}"#,
             t.attributes[2].name, t.attributes[1].name
         );
-        let decoded = decode_row(t, "K".into(), &odd).unwrap();
+        let decoded = decode_row(t, "K".into(), &odd, &mut Vec::new()).unwrap();
         assert_eq!(decoded.values, ["v", "", "12"]);
         // Other JSON kinds (a file edited by hand) read as their JSON text, as serde_json prints it.
         let [a0, a1, a2] = [0, 1, 2].map(|i| &t.attributes[i].name);
@@ -1308,11 +1327,11 @@ mod tests {
             ),
         ] {
             let json = format!(r#"{{"{a0}":{value},"{a1}":"after","{a2}":""}}"#);
-            let decoded = decode_row(t, "K".into(), &json).expect(&json);
+            let decoded = decode_row(t, "K".into(), &json, &mut Vec::new()).expect(&json);
             assert_eq!(decoded.values, [text, "after", ""], "{json}");
         }
         for damaged in ["", "[]", "{", r#"{"a":"b"} x"#] {
-            let e = decode_row(t, "K".into(), damaged).unwrap_err();
+            let e = decode_row(t, "K".into(), damaged, &mut Vec::new()).unwrap_err();
             assert_eq!(e.code, ErrorCode::Repository, "{damaged}");
         }
     }
@@ -1335,7 +1354,7 @@ mod tests {
             format!(r#"{{"{a2}":"x","{a0}":"y","{a1}":""}}"#),
             format!(r#"{{"Gone":"x","{a1}":"v","{a1}":"again","":""}}"#),
         ] {
-            let fast = decode_plain_fields(t, &plain);
+            let fast = decode_plain_fields(t, &plain, &mut Vec::new());
             assert!(fast.is_some(), "{plain}");
             assert_eq!(fast, by_serde(&plain), "{plain}");
         }
@@ -1355,7 +1374,7 @@ mod tests {
             "".into(),
             "[]".into(),
         ] {
-            assert_eq!(decode_plain_fields(t, &other), None, "{other}");
+            assert_eq!(decode_plain_fields(t, &other, &mut Vec::new()), None, "{other}");
         }
     }
 

@@ -11,8 +11,9 @@
 //! promise: a layout is the list of names the schema had when the image was written, and a
 //! reader maps each layout's names to the attributes the schema has now. A name the schema no
 //! longer declares is not read; an attribute the layout lacks is empty. Images written as
-//! objects by earlier formats are read as they always were ([`decode_row`]).
+//! objects by earlier formats are read as they always were ([`super::decode_row`]).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -100,6 +101,8 @@ pub(crate) struct ImageReader<'t> {
     /// For each layout, the attribute each of its values goes to (`None`: an attribute the
     /// schema no longer declares).
     layouts: HashMap<LayoutId, Box<[Option<usize>]>>,
+    /// Where each attribute's value is in the image being read, reused from image to image.
+    spans: RefCell<Vec<(usize, usize)>>,
 }
 
 impl<'t> ImageReader<'t> {
@@ -130,18 +133,18 @@ impl<'t> ImageReader<'t> {
             let to = names.iter().map(|n| attributes.iter().position(|a| a.name == *n)).collect();
             layouts.insert(id, to);
         }
-        Ok(ImageReader { entity_type, layouts })
+        Ok(ImageReader { entity_type, layouts, spans: RefCell::default() })
     }
 
     /// The row `key` whose image is `fields`: an array in a layout, or an object by name as
-    /// formats 4 and 5 wrote them.
+    /// formats 4 and 5 wrote them ([`super::decode_row`]).
     ///
     /// # Errors
     ///
     /// [`ErrorCode::Repository`] if the image is not one of those, or names no known layout.
     pub(crate) fn decode(&self, key: Text, fields: &str) -> Result<Row> {
         if !fields.starts_with('[') {
-            return decode_row(self.entity_type, key, fields);
+            return decode_row(self.entity_type, key, fields, &mut self.spans.borrow_mut());
         }
         let values = self.decode_plain(fields).or_else(|| self.decode_by_serde(fields));
         match values {
@@ -166,22 +169,30 @@ impl<'t> ImageReader<'t> {
         let digits = bytes[1..].iter().take_while(|b| b.is_ascii_digit()).count();
         let id: LayoutId = fields.get(1..1 + digits)?.parse().ok()?;
         let Some(to) = self.layouts.get(&id) else { return Some(Err(id)) };
-        let mut values = Builder::new(self.entity_type.attributes.len(), fields.len());
+        // The values are found first, then copied into a string of their size at once: built
+        // as it went, a row's string was allocated larger, then copied out (issue 6).
+        let mut spans = self.spans.borrow_mut();
+        spans.clear();
+        spans.resize(self.entity_type.attributes.len(), (0, 0));
+        let values = |spans: &[(usize, usize)]| {
+            super::Values::exact(spans.iter().map(|&(start, end)| &fields[start..end]))
+        };
         let mut at = 1 + digits;
         match bytes.get(at) {
-            Some(b']') if at + 1 == bytes.len() => return Some(Ok(values.finish())),
+            Some(b']') if at + 1 == bytes.len() => return Some(Ok(values(&spans))),
             Some(b',') => {}
             _ => return None,
         }
         for target in to.iter() {
             at += 1;
+            let start = at + 1;
             let value = plain_json_string(fields, &mut at)?;
             if let Some(i) = target {
-                values.put(*i, value);
+                spans[*i] = (start, start + value.len());
             }
             match bytes.get(at) {
                 Some(b',') => {}
-                Some(b']') if at + 1 == bytes.len() => return Some(Ok(values.finish())),
+                Some(b']') if at + 1 == bytes.len() => return Some(Ok(values(&spans))),
                 _ => return None,
             }
         }
@@ -190,7 +201,7 @@ impl<'t> ImageReader<'t> {
     }
 
     /// [`ImageReader::decode_plain`] of any JSON array, by serde_json: escaped strings, and
-    /// values of other JSON kinds as their JSON text (as [`decode_row`] reads them).
+    /// values of other JSON kinds as their JSON text (as [`super::decode_row`] reads them).
     fn decode_by_serde(&self, fields: &str) -> Option<Result<super::Values, LayoutId>> {
         let items: Vec<serde_json::Value> = serde_json::from_str(fields).ok()?;
         let (first, rest) = items.split_first()?;
