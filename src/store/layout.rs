@@ -291,6 +291,33 @@ mod tests {
     }
 
     #[test]
+    fn a_table_of_images_of_both_formats_reads_whole() {
+        // A repository upgraded from format 5 keeps its object images until each row is
+        // written again: a scan meets both kinds, in any order.
+        let dir = tempfile::tempdir().unwrap();
+        let schema = Schema::directory();
+        let t = site_type(&schema);
+        let mut store = Store::create(&dir.path().join("r.db"), &schema).unwrap();
+        store
+            .write(|w| w.insert(&t, &Row { key: "B".into(), ..row(["Berlin", "", "DE"]) }))
+            .unwrap();
+        let [a0, a2] = [0, 2].map(|i| t.attributes[i].name.as_str());
+        let object = format!(r#"{{"{a0}":"Athens","{a2}":"GR"}}"#);
+        store
+            .conn()
+            .execute_batch(&format!(
+                "INSERT INTO image (id, fields) VALUES (100, '{object}');
+                 INSERT INTO record (entity_type, key, image) VALUES ('Site', 'A', 100);"
+            ))
+            .unwrap();
+        let keyed = |key: &str, values| Row { key: key.into(), ..row(values) };
+        assert_eq!(
+            store.rows(&t).unwrap(),
+            [keyed("A", ["Athens", "", "GR"]), keyed("B", ["Berlin", "", "DE"])]
+        );
+    }
+
+    #[test]
     fn a_layout_is_read_by_name_as_the_schema_has_changed_since() {
         let schema = Schema::directory();
         let t = site_type(&schema);
