@@ -363,9 +363,11 @@ pub fn from_file(
 ///
 /// `then` runs on the reader's thread once both are there, with the workbook, the upload's
 /// [`InputFile`] and the stored rows (it builds the plan): the memory the read freed
-/// (mimalloc keeps a heap per thread) is reused there. The upload is fingerprinted on the
-/// reader's thread too ([`crate::import::Upload::read_fingerprinted`]), and closed (its bytes
-/// freed) as soon as it is read.
+/// (mimalloc keeps a heap per thread) is reused there. An upload in memory is fingerprinted
+/// by whichever thread is free first, the reader once it has parsed it or this one once the
+/// rows are loaded (which of the two finishes first depends on the file and the repository),
+/// and its bytes are freed as soon as both are done with them; an `.xlsx` is fingerprinted
+/// by the reader ([`crate::import::Upload::read_fingerprinted`]).
 ///
 /// `reading` gets the import's progress as [`crate::import::read_bytes_with_progress`]
 /// describes, always on this thread; returning `false` cancels both.
@@ -381,26 +383,61 @@ pub fn read_with_snapshot<T: Send>(
     reading: &mut dyn FnMut(u64, u64) -> bool,
     then: impl FnOnce(crate::import::RawWorkbook, InputFile, &Snapshot) -> T + Send,
 ) -> crate::Result<(T, Snapshot)> {
+    use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
+
+    use crate::import::{self, Upload};
+
+    /// The upload as the reader holds it: an `.xlsx` file, or bytes this thread may
+    /// fingerprint too.
+    enum Held {
+        File(Upload),
+        Memory(Arc<Vec<u8>>),
+    }
+    let (held, mut in_memory) = match upload {
+        Upload::Bytes(bytes) => {
+            let bytes = Arc::new(bytes);
+            (Held::Memory(Arc::clone(&bytes)), Some(bytes))
+        }
+        file => (Held::File(file), None),
+    };
+    // Taken by the first thread to ask: the fingerprint, if it was not taken already.
+    let claimed = AtomicBool::new(false);
+    let claim =
+        |bytes: &[u8]| (!claimed.swap(true, Ordering::Relaxed)).then(|| import::fingerprint(bytes));
     let cancelled = AtomicBool::new(false);
     // Whether the caller said stop, which the reader may learn only after it has finished.
     let mut stopped = false;
     let (report, reports) = std::sync::mpsc::channel::<(u64, u64)>();
-    let (hand_over, loaded) = std::sync::mpsc::channel::<Snapshot>();
+    // The stored rows, with the upload's fingerprint when this thread took it.
+    let (hand_over, loaded) = std::sync::mpsc::channel::<(Snapshot, Option<(u64, String)>)>();
     std::thread::scope(|scope| {
         let reader = scope.spawn(|| {
-            let (report, loaded) = (report, loaded);
-            let read = upload.read_fingerprinted(name, csv, &mut |done, total| {
+            let (report, loaded, held) = (report, loaded, held);
+            let progress = &mut |done, total| {
                 // The receiver outlives this thread (it is joined below): a send cannot fail.
                 let _ = report.send((done, total));
                 !cancelled.load(Ordering::Relaxed)
-            });
+            };
+            let read = match held {
+                Held::File(upload) => {
+                    upload.read_fingerprinted(name, csv, progress).map(|(w, f)| (w, Some(f)))
+                }
+                Held::Memory(bytes) => {
+                    import::read_bytes_with_progress(name, &bytes, csv, progress)
+                        .map(|workbook| (workbook, claim(&bytes)))
+                }
+            };
             // Hanging up tells the other thread the read is over.
             drop(report);
-            let (workbook, (bytes, sha256)) = read?;
-            let input = InputFile { name: name.to_string(), sha256, bytes };
+            let (workbook, ours) = read?;
             // No rows come when their load failed or was cancelled: that is reported below.
-            let stored = loaded.recv().map_err(|_| crate::import::cancelled(name))?;
+            let (stored, theirs) = loaded.recv().map_err(|_| import::cancelled(name))?;
+            // Exactly one thread took the fingerprint: this one, or the other before sending.
+            let (bytes, sha256) = ours
+                .or(theirs)
+                .ok_or_else(|| crate::Error::internal("the upload was not fingerprinted"))?;
+            let input = InputFile { name: name.to_string(), sha256, bytes };
             Ok((then(workbook, input, &stored), stored))
         });
         // Hands the reader's latest progress to the caller; says whether to go on.
@@ -422,7 +459,9 @@ pub fn read_with_snapshot<T: Send>(
                 // The reader takes the rows when its read is done; if it stopped on an error
                 // it has hung up, and that error is the one reported.
                 Ok(stored) => {
-                    let _ = hand_over.send(stored);
+                    // Free now: the fingerprint, unless the reader has taken it.
+                    let fingerprint = in_memory.take().and_then(|bytes| claim(&bytes));
+                    let _ = hand_over.send((stored, fingerprint));
                     None
                 }
                 Err(e) => {
