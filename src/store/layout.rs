@@ -247,16 +247,22 @@ mod tests {
         conn
     }
 
+    /// A new repository of the built-in schema (in a folder removed when dropped) and its
+    /// Site type.
+    fn site_store() -> (tempfile::TempDir, EntityType, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let schema = Schema::directory();
+        let store = Store::create(&dir.path().join("r.db"), &schema).unwrap();
+        (dir, site_type(&schema), store)
+    }
+
     fn row(values: [&str; 3]) -> Row {
         Row { key: "K".into(), values: values.into_iter().collect() }
     }
 
     #[test]
     fn rows_written_in_a_layout_read_back_whatever_their_values() {
-        let dir = tempfile::tempdir().unwrap();
-        let schema = Schema::directory();
-        let t = site_type(&schema);
-        let mut store = Store::create(&dir.path().join("r.db"), &schema).unwrap();
+        let (_dir, t, mut store) = site_store();
         let tricky = "a \"quote\", a \\ backslash, \n\r\t\u{8}\u{c}\u{1} and é€😀";
         let rows = [
             row(["Paris", "", "France"]),
@@ -294,10 +300,7 @@ mod tests {
     fn a_table_of_images_of_both_formats_reads_whole() {
         // A repository upgraded from format 5 keeps its object images until each row is
         // written again: a scan meets both kinds, in any order.
-        let dir = tempfile::tempdir().unwrap();
-        let schema = Schema::directory();
-        let t = site_type(&schema);
-        let mut store = Store::create(&dir.path().join("r.db"), &schema).unwrap();
+        let (_dir, t, mut store) = site_store();
         store
             .write(|w| w.insert(&t, &Row { key: "B".into(), ..row(["Berlin", "", "DE"]) }))
             .unwrap();
