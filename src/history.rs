@@ -14,7 +14,6 @@
 //! and after).
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
@@ -322,10 +321,11 @@ pub fn changes(store: &Store, run_id: i64) -> Result<Vec<RecordedChange>> {
                 format!("Run {run_id} changed {entity_type}, which the schema no longer has."),
             )
         })?;
-        let reader = match readers.entry(entity_type.clone()) {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => e.insert(ImageReader::new(store.conn(), store.path(), et)?),
-        };
+        if !readers.contains_key(&entity_type) {
+            let reader = ImageReader::new(store.conn(), store.path(), et)?;
+            readers.insert(entity_type.clone(), reader);
+        }
+        let reader = &readers[&entity_type];
         let image =
             |json: Option<String>| json.map(|j| reader.decode(key.as_str().into(), &j)).transpose();
         let after = image(after)?;

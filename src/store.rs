@@ -867,13 +867,9 @@ fn decode_plain_fields(
     spans: &mut Vec<(usize, usize)>,
 ) -> Option<Values> {
     let bytes = fields.as_bytes();
-    spans.clear();
-    spans.resize(entity_type.attributes.len(), (0, 0));
-    let values = |spans: &[(usize, usize)]| {
-        Values::exact(spans.iter().map(|&(start, end)| &fields[start..end]))
-    };
+    clear_spans(spans, entity_type.attributes.len());
     match bytes {
-        [b'{', b'}'] => return Some(values(spans)),
+        [b'{', b'}'] => return Some(values_at(fields, spans)),
         [b'{', ..] => {}
         _ => return None,
     }
@@ -892,10 +888,21 @@ fn decode_plain_fields(
         }
         match bytes.get(at) {
             Some(b',') => at += 1,
-            Some(b'}') if at + 1 == bytes.len() => return Some(values(spans)),
+            Some(b'}') if at + 1 == bytes.len() => return Some(values_at(fields, spans)),
             _ => return None,
         }
     }
+}
+
+/// Readies `spans` for a row of `n` values, every one empty until found.
+fn clear_spans(spans: &mut Vec<(usize, usize)>, n: usize) {
+    spans.clear();
+    spans.resize(n, (0, 0));
+}
+
+/// The values at `spans` (where each attribute's value is in `text`), packed at their size.
+fn values_at(text: &str, spans: &[(usize, usize)]) -> Values {
+    Values::exact(spans.iter().map(|&(start, end)| &text[start..end]))
 }
 
 /// The index of the attribute named `name`, looked for from `next` on and then from the

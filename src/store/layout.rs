@@ -20,7 +20,10 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension};
 
 use super::values::Builder;
-use super::{Row, Text, Writer, decode_row, plain_json_string, push_json_string, sql_error};
+use super::{
+    Row, Text, Writer, clear_spans, decode_row, plain_json_string, push_json_string, sql_error,
+    values_at,
+};
 use crate::error::{Error, ErrorCode, Result};
 use crate::schema::EntityType;
 
@@ -172,14 +175,10 @@ impl<'t> ImageReader<'t> {
         // The values are found first, then copied into a string of their size at once: built
         // as it went, a row's string was allocated larger, then copied out (issue 6).
         let mut spans = self.spans.borrow_mut();
-        spans.clear();
-        spans.resize(self.entity_type.attributes.len(), (0, 0));
-        let values = |spans: &[(usize, usize)]| {
-            super::Values::exact(spans.iter().map(|&(start, end)| &fields[start..end]))
-        };
+        clear_spans(&mut spans, self.entity_type.attributes.len());
         let mut at = 1 + digits;
         match bytes.get(at) {
-            Some(b']') if at + 1 == bytes.len() => return Some(Ok(values(&spans))),
+            Some(b']') if at + 1 == bytes.len() => return Some(Ok(values_at(fields, &spans))),
             Some(b',') => {}
             _ => return None,
         }
@@ -192,7 +191,7 @@ impl<'t> ImageReader<'t> {
             }
             match bytes.get(at) {
                 Some(b',') => {}
-                Some(b']') if at + 1 == bytes.len() => return Some(Ok(values(&spans))),
+                Some(b']') if at + 1 == bytes.len() => return Some(Ok(values_at(fields, &spans))),
                 _ => return None,
             }
         }
