@@ -254,10 +254,7 @@ fn write_run(
             let recorded: Vec<ImageChange<'_>> = batch
                 .iter()
                 .zip(&steps)
-                .enumerate()
-                .map(|(i, (c, step))| ImageChange {
-                    run_id: id,
-                    seq: done + i,
+                .map(|(c, step)| ImageChange {
                     entity_type: c.entity_type,
                     key: c.key,
                     op: c.op,
@@ -265,7 +262,7 @@ fn write_run(
                     after_image: step.after,
                 })
                 .collect();
-            history::record_changes(w.tx(), w.path(), &recorded)?;
+            history::record_changes(w.tx(), w.path(), id, done, &recorded)?;
         }
         progress(total, total);
         Ok(id)

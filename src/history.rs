@@ -1,19 +1,26 @@
 //! History: every run recorded with what every row it changed was before and is after.
 //!
 //! A run is a sync or an undo. Its record holds the time, mode, file name and SHA-256, counts,
-//! the threshold evaluation, the force reason, and one `change` row per row written, pointing
-//! at the row's images before and after in the store's `image` table (`before_image`,
-//! `after_image`; see [`crate::store`]). The store keeps every image a row ever had, so
+//! the threshold evaluation, the force reason, and its changes: for each row written, its
+//! entity type, key, operation, and the ids of its images before and after in the store's
+//! `image` table (see [`crate::store`]). The store keeps every image a row ever had, so
 //! recording a change copies no image: the one after is the row's new image, the one before
 //! is the image it had.
 //!
-//! Changes recorded by earlier file formats keep their own copies: a whole image after, and
-//! before, a whole image or (format 3) an update's changed values (`before_changed`). Either
-//! way [`changes`] gives both images whole, which is enough to undo a run, to show what it
-//! did, and to rebuild the repository as it was before the last run (reports compare before
-//! and after).
+//! Changes are recorded a few hundred to a row of `change_pack` (file format 7): a JSON array
+//! of `[entity type, key, op, before image, after image]`, the pack's first change numbered
+//! `first_seq`. One B-tree insert per change was a third of an apply (issue 6). The
+//! `change_row` view reads packs and the `change` table of earlier formats as one row per
+//! change, so queries of the history (here, and `Store::integrity_problems`) read both alike.
+//!
+//! Changes recorded by earlier file formats are rows of `change`, and before format 4 keep
+//! their own copies: a whole image after, and before, a whole image or (format 3) an update's
+//! changed values (`before_changed`). Either way [`changes`] gives both images whole, which is
+//! enough to undo a run, to show what it did, and to rebuild the repository as it was before
+//! the last run (reports compare before and after).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
 
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
@@ -21,8 +28,7 @@ use serde::Serialize;
 use crate::error::{Error, ErrorCode, Result};
 use crate::plan::{Mode, Op, TypeSummary};
 use crate::store::{
-    ImageId, ImageReader, Row, Store, bind, decode_changed_into, in_statements, placeholders,
-    sql_error,
+    ImageId, ImageReader, Row, Store, decode_changed_into, push_json_string, sql_error,
 };
 use crate::thresholds::Evaluation;
 
@@ -160,8 +166,6 @@ pub(crate) fn record_run(
 /// One change of a run as it is recorded: the ids of its row images in the store's `image`
 /// table (see [`crate::store`]).
 pub(crate) struct ImageChange<'a> {
-    pub run_id: i64,
-    pub seq: usize,
     pub entity_type: &'a str,
     pub key: &'a str,
     pub op: Op,
@@ -171,38 +175,48 @@ pub(crate) struct ImageChange<'a> {
     pub after_image: Option<ImageId>,
 }
 
-/// Records changes of the run [`record_run`] recorded, in the same transaction, a few
-/// multi-row statements for many changes (see [`crate::store`]'s batches).
+/// The length a pack of changes is closed at. A row of a table without rowids keeps at most
+/// about a quarter of a page in the page itself, the rest in overflow pages of its own: packs
+/// of a whole batch (47 KB) took half as much space again as their text (issue 6).
+const PACK_BYTES: usize = 12 * 1024;
+
+/// Records changes `first_seq`, `first_seq + 1`, ... of the run [`record_run`] recorded, in
+/// the same transaction, as rows of `change_pack` of about [`PACK_BYTES`] each (see the
+/// module docs).
 pub(crate) fn record_changes(
     tx: &rusqlite::Transaction<'_>,
     path: &std::path::Path,
+    run_id: i64,
+    first_seq: usize,
     changes: &[ImageChange<'_>],
 ) -> Result<()> {
-    in_statements(
-        tx,
-        path,
-        changes,
-        |n| {
-            format!(
-                "INSERT INTO change (run_id, seq, entity_type, key, op, before_image, after_image)
-                 VALUES {}",
-                placeholders(n, 7)
-            )
-        },
-        |stmt, _, chunk| {
-            let mut p = 0;
-            for c in chunk {
-                bind(stmt, &mut p, c.run_id)?;
-                bind(stmt, &mut p, c.seq as i64)?;
-                bind(stmt, &mut p, c.entity_type)?;
-                bind(stmt, &mut p, c.key)?;
-                bind(stmt, &mut p, c.op.name())?;
-                bind(stmt, &mut p, c.before_image)?;
-                bind(stmt, &mut p, c.after_image)?;
-            }
-            stmt.raw_execute().map(drop)
-        },
-    )
+    let mut stmt = tx
+        .prepare_cached("INSERT INTO change_pack (run_id, first_seq, changes) VALUES (?1, ?2, ?3)")
+        .map_err(|e| sql_error(path, e))?;
+    let mut pack = String::with_capacity(PACK_BYTES + 256);
+    let mut pack_seq = first_seq;
+    for (i, c) in changes.iter().enumerate() {
+        pack.push(if pack.is_empty() { '[' } else { ',' });
+        pack.push('[');
+        push_json_string(&mut pack, c.entity_type);
+        pack.push(',');
+        push_json_string(&mut pack, c.key);
+        pack.push_str(",\"");
+        pack.push_str(c.op.name());
+        pack.push('"');
+        for image in [c.before_image, c.after_image] {
+            pack.push(',');
+            push_image_id(&mut pack, image);
+        }
+        pack.push(']');
+        if pack.len() >= PACK_BYTES || i + 1 == changes.len() {
+            pack.push(']');
+            stmt.execute(params![run_id, pack_seq as i64, pack]).map_err(|e| sql_error(path, e))?;
+            pack.clear();
+            pack_seq = first_seq + i + 1;
+        }
+    }
+    Ok(())
 }
 
 fn parse_op(text: &str) -> Op {
@@ -287,6 +301,9 @@ pub fn last(store: &Store) -> Result<Option<Run>> {
 /// [`ErrorCode::Repository`] if the repository cannot be read or a stored image is damaged.
 pub fn changes(store: &Store, run_id: i64) -> Result<Vec<RecordedChange>> {
     let sql = |e| sql_error(store.path(), e);
+    let mut images = Images { store, run_id, readers: HashMap::new() };
+    let mut out = Vec::new();
+    // Changes recorded a row each, by file formats up to 6.
     let mut stmt = store
         .conn()
         .prepare(
@@ -298,34 +315,140 @@ pub fn changes(store: &Store, run_id: i64) -> Result<Vec<RecordedChange>> {
              WHERE c.run_id = ?1 ORDER BY c.seq",
         )
         .map_err(sql)?;
-    let rows = stmt
-        .query_map([run_id], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, Option<String>>(4)?,
-                r.get::<_, Option<String>>(5)?,
-            ))
-        })
+    let mut rows = stmt.query([run_id]).map_err(sql)?;
+    while let Some(r) = rows.next().map_err(sql)? {
+        let change = RecordedRow {
+            entity_type: r.get(0).map_err(sql)?,
+            key: r.get(1).map_err(sql)?,
+            op: parse_op(&r.get::<_, String>(2).map_err(sql)?),
+            before: r.get(3).map_err(sql)?,
+            after: r.get(4).map_err(sql)?,
+            before_changed: r.get(5).map_err(sql)?,
+        };
+        out.push(images.decode(change)?);
+    }
+    // Changes in packs. Taking each apart with SQLite's JSON functions doubled the time of
+    // reading a large run (issue 6), so packs are parsed here and their images read a pack
+    // at a time, by their positions in a list of ids (before and after of each change).
+    let mut stmt = store
+        .conn()
+        .prepare("SELECT j.key, i.fields FROM json_each(?1) j JOIN image i ON i.id = j.value")
         .map_err(sql)?;
-    let mut out = Vec::new();
-    // One image reader per entity type the run changed.
-    let mut readers: HashMap<String, ImageReader<'_>> = HashMap::new();
-    for row in rows {
-        let (entity_type, key, op, before, after, before_changed) = row.map_err(sql)?;
-        let et = store.schema().entity_type(&entity_type).ok_or_else(|| {
+    let mut ids = String::new();
+    each_pack(store, run_id, run_id, |_, pack| {
+        ids.clear();
+        ids.push('[');
+        for (i, image) in pack.iter().flat_map(|c| [c.3, c.4]).enumerate() {
+            if i > 0 {
+                ids.push(',');
+            }
+            push_image_id(&mut ids, image);
+        }
+        ids.push(']');
+        let mut fields: Vec<Option<String>> = vec![None; 2 * pack.len()];
+        let mut rows = stmt.query([&ids]).map_err(sql)?;
+        while let Some(r) = rows.next().map_err(sql)? {
+            let position: usize = r.get(0).map_err(sql)?;
+            fields[position] = Some(r.get(1).map_err(sql)?);
+        }
+        for (PackedChange(entity_type, key, op, _, _), images_of) in
+            pack.into_iter().zip(fields.chunks_mut(2))
+        {
+            let change = RecordedRow {
+                entity_type,
+                key,
+                op: parse_op(&op),
+                before: images_of[0].take(),
+                after: images_of[1].take(),
+                before_changed: None,
+            };
+            out.push(images.decode(change)?);
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// One change of a pack: `[entity type, key, op, before image, after image]`.
+#[derive(serde::Deserialize)]
+struct PackedChange(String, String, String, Option<ImageId>, Option<ImageId>);
+
+/// Appends an image id to a JSON list, `null` for none.
+fn push_image_id(out: &mut String, image: Option<ImageId>) {
+    match image {
+        // Writing to a String cannot fail.
+        Some(id) => drop(write!(out, "{id}")),
+        None => out.push_str("null"),
+    }
+}
+
+/// Calls `each(run, changes)` for every pack of changes of the runs from `first` to `last`,
+/// in order.
+fn each_pack(
+    store: &Store,
+    first: i64,
+    last: i64,
+    mut each: impl FnMut(i64, Vec<PackedChange>) -> Result<()>,
+) -> Result<()> {
+    let sql = |e| sql_error(store.path(), e);
+    let mut stmt = store
+        .conn()
+        .prepare(
+            "SELECT run_id, first_seq, changes FROM change_pack
+             WHERE run_id BETWEEN ?1 AND ?2 ORDER BY run_id, first_seq",
+        )
+        .map_err(sql)?;
+    let mut rows = stmt.query([first, last]).map_err(sql)?;
+    while let Some(r) = rows.next().map_err(sql)? {
+        let run: i64 = r.get(0).map_err(sql)?;
+        let first_seq: i64 = r.get(1).map_err(sql)?;
+        let text: String = r.get(2).map_err(sql)?;
+        let pack = serde_json::from_str(&text).map_err(|e| {
+            Error::new(
+                ErrorCode::Repository,
+                format!(
+                    "The history of run {run} is damaged: its changes from {first_seq} on cannot be read ({e}). Restore a backup to undo or inspect it."
+                ),
+            )
+        })?;
+        each(run, pack)?;
+    }
+    Ok(())
+}
+
+/// A change as recorded, its images as stored.
+struct RecordedRow {
+    entity_type: String,
+    key: String,
+    op: Op,
+    before: Option<String>,
+    after: Option<String>,
+    before_changed: Option<String>,
+}
+
+/// Reads the images of a run's changes, with one image reader per entity type it changed.
+struct Images<'s> {
+    store: &'s Store,
+    run_id: i64,
+    readers: HashMap<String, ImageReader<'s>>,
+}
+
+impl Images<'_> {
+    /// The change with both its images whole.
+    fn decode(&mut self, change: RecordedRow) -> Result<RecordedChange> {
+        let RecordedRow { entity_type, key, op, before, after, before_changed } = change;
+        let run_id = self.run_id;
+        let et = self.store.schema().entity_type(&entity_type).ok_or_else(|| {
             Error::new(
                 ErrorCode::Repository,
                 format!("Run {run_id} changed {entity_type}, which the schema no longer has."),
             )
         })?;
-        if !readers.contains_key(&entity_type) {
-            let reader = ImageReader::new(store.conn(), store.path(), et)?;
-            readers.insert(entity_type.clone(), reader);
+        if !self.readers.contains_key(&entity_type) {
+            let reader = ImageReader::new(self.store.conn(), self.store.path(), et)?;
+            self.readers.insert(entity_type.clone(), reader);
         }
-        let reader = &readers[&entity_type];
+        let reader = &self.readers[&entity_type];
         let image =
             |json: Option<String>| json.map(|j| reader.decode(key.as_str().into(), &j)).transpose();
         let after = image(after)?;
@@ -349,35 +472,54 @@ pub fn changes(store: &Store, run_id: i64) -> Result<Vec<RecordedChange>> {
                 ));
             }
         };
-        out.push(RecordedChange { op: parse_op(&op), before, after, entity_type, key });
+        Ok(RecordedChange { op, before, after, entity_type, key })
     }
-    Ok(out)
 }
 
-/// Rows of `run_id` that a later run changed again: `(entity type, key, later run)`.
+/// Rows of `run_id` that a later run changed again: `(entity type, key, later run)`, in the
+/// order of entity type and key, each with the first later run that changed it.
 ///
 /// # Errors
 ///
 /// [`ErrorCode::Repository`] if the repository cannot be read.
 pub fn touched_later(store: &Store, run_id: i64) -> Result<Vec<(String, String, i64)>> {
+    let mut changed = HashSet::new();
+    each_changed_row(store, run_id, run_id, |_, entity_type, key| {
+        changed.insert((entity_type, key));
+    })?;
+    let mut later = BTreeMap::new();
+    each_changed_row(store, run_id + 1, i64::MAX, |run, entity_type, key| {
+        let row = (entity_type, key);
+        if changed.contains(&row) {
+            later.entry(row).and_modify(|first: &mut i64| *first = run.min(*first)).or_insert(run);
+        }
+    })?;
+    Ok(later.into_iter().map(|((entity_type, key), run)| (entity_type, key, run)).collect())
+}
+
+/// Calls `each(run, entity type, key)` for every change of the runs from `first` to `last`,
+/// recorded a row each or in packs.
+fn each_changed_row(
+    store: &Store,
+    first: i64,
+    last: i64,
+    mut each: impl FnMut(i64, String, String),
+) -> Result<()> {
     let sql = |e| sql_error(store.path(), e);
     let mut stmt = store
         .conn()
-        .prepare(
-            // The rows the later runs changed, first (the history has no index by row, see
-            // migration 5): SQLite then matches this run's rows against them by an index of
-            // its own, built for the query, instead of reading every later change per row.
-            "WITH later AS MATERIALIZED (
-                 SELECT entity_type, key, MIN(run_id) AS run_id FROM change
-                 WHERE run_id > ?1 GROUP BY entity_type, key)
-             SELECT DISTINCT c.entity_type, c.key, l.run_id
-             FROM change c JOIN later l ON l.entity_type = c.entity_type AND l.key = c.key
-             WHERE c.run_id = ?1
-             ORDER BY c.entity_type, c.key",
-        )
+        .prepare("SELECT run_id, entity_type, key FROM change WHERE run_id BETWEEN ?1 AND ?2")
         .map_err(sql)?;
-    let rows = stmt.query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(sql)?;
-    rows.map(|r| r.map_err(sql)).collect()
+    let mut rows = stmt.query([first, last]).map_err(sql)?;
+    while let Some(r) = rows.next().map_err(sql)? {
+        each(r.get(0).map_err(sql)?, r.get(1).map_err(sql)?, r.get(2).map_err(sql)?);
+    }
+    each_pack(store, first, last, |run, pack| {
+        for PackedChange(entity_type, key, ..) in pack {
+            each(run, entity_type, key);
+        }
+        Ok(())
+    })
 }
 
 #[cfg(test)]
@@ -385,10 +527,10 @@ mod tests {
     use super::*;
     use crate::schema::Schema;
 
-    /// What [`changes`] answers for a repository with one run changing Site `S1` from
-    /// `before` to `after`, recorded with the columns given, as an earlier build (full images)
-    /// or this one (changed values) would.
-    fn recorded(before: Option<&str>, before_changed: Option<&str>) -> Result<Vec<RecordedChange>> {
+    /// A new repository whose run 1 `record` wrote (in the run's transaction).
+    fn run_1(
+        record: impl FnOnce(&mut crate::store::Writer<'_>) -> Result<()>,
+    ) -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::create(&dir.path().join("r.db"), &Schema::directory()).unwrap();
         store
@@ -400,17 +542,27 @@ mod tests {
                          VALUES (1, '2026-01-01T00:00:00Z', 'sync', '{}', 0, 1)",
                     )
                     .unwrap();
-                w.tx()
-                    .execute(
-                        "INSERT INTO change (run_id, seq, entity_type, key, op, before, after,
-                                             before_changed)
-                         VALUES (1, 0, 'Site', 'S1', 'update', ?1, ?2, ?3)",
-                        params![before, r#"{"DisplayName":"Lyon","City":"Lyon"}"#, before_changed],
-                    )
-                    .unwrap();
-                Ok(())
+                record(w)
             })
             .unwrap();
+        (dir, store)
+    }
+
+    /// What [`changes`] answers for a repository with one run changing Site `S1` from
+    /// `before` to `after`, recorded with the columns given, as an earlier build (full images)
+    /// or format 3 (changed values) would.
+    fn recorded(before: Option<&str>, before_changed: Option<&str>) -> Result<Vec<RecordedChange>> {
+        let (_dir, store) = run_1(|w| {
+            w.tx()
+                .execute(
+                    "INSERT INTO change (run_id, seq, entity_type, key, op, before, after,
+                                         before_changed)
+                     VALUES (1, 0, 'Site', 'S1', 'update', ?1, ?2, ?3)",
+                    params![before, r#"{"DisplayName":"Lyon","City":"Lyon"}"#, before_changed],
+                )
+                .unwrap();
+            Ok(())
+        });
         changes(&store, 1)
     }
 
@@ -440,6 +592,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::create(&dir.path().join("r.db"), &Schema::directory()).unwrap();
         // Run 1 changes three sites; runs 2 and 3 change two of them again, run 4 another.
+        // Runs 1 and 2 are recorded a row per change, as file formats up to 6 did; runs 3
+        // and 4 as this build does, a pack per batch.
         let runs: [(i64, &[&str]); 4] =
             [(1, &["S1", "S2", "S3"]), (2, &["S2"]), (3, &["S3", "S2"]), (4, &["S9"])];
         store
@@ -453,6 +607,20 @@ mod tests {
                             [run],
                         )
                         .unwrap();
+                    if run >= 3 {
+                        let packed: Vec<ImageChange<'_>> = keys
+                            .iter()
+                            .map(|key| ImageChange {
+                                entity_type: "Site",
+                                key,
+                                op: Op::Update,
+                                before_image: Some(1),
+                                after_image: Some(2),
+                            })
+                            .collect();
+                        record_changes(w.tx(), w.path(), run, 0, &packed)?;
+                        continue;
+                    }
                     for (seq, key) in keys.iter().enumerate() {
                         w.tx()
                             .execute(
@@ -473,5 +641,107 @@ mod tests {
         assert_eq!(later(2), [row("S2", 3)]);
         assert_eq!(later(3), []);
         assert_eq!(later(4), []);
+    }
+
+    /// A packed change: key, op, images before and after.
+    type Packed<'a> = (&'a str, Op, Option<ImageId>, Option<ImageId>);
+
+    /// A repository with image 1 (a Site in Lyon) whose run 1 recorded `batches`, each with
+    /// one call to [`record_changes`].
+    fn packed_run(batches: &[&[Packed<'_>]]) -> (tempfile::TempDir, Store) {
+        run_1(|w| {
+            w.tx()
+                .execute(
+                    "INSERT INTO image (id, fields) VALUES (1, '{\"DisplayName\":\"Lyon\"}')",
+                    [],
+                )
+                .unwrap();
+            let mut seq = 0;
+            for batch in batches {
+                let changes: Vec<ImageChange<'_>> = batch
+                    .iter()
+                    .map(|&(key, op, before_image, after_image)| ImageChange {
+                        entity_type: "Site",
+                        key,
+                        op,
+                        before_image,
+                        after_image,
+                    })
+                    .collect();
+                record_changes(w.tx(), w.path(), 1, seq, &changes)?;
+                seq += batch.len();
+            }
+            Ok(())
+        })
+    }
+
+    #[test]
+    fn packed_changes_read_back_in_order_across_packs() {
+        let (_dir, store) = packed_run(&[
+            &[("S1", Op::Create, None, Some(1)), (r#"S "2" \ é"#, Op::Update, Some(1), Some(1))],
+            &[],
+            &[("S3", Op::Delete, Some(1), None)],
+        ]);
+        let read: Vec<(String, Op, bool, bool)> = changes(&store, 1)
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.key, c.op, c.before.is_some(), c.after.is_some()))
+            .collect();
+        let expected = [
+            ("S1", Op::Create, false, true),
+            (r#"S "2" \ é"#, Op::Update, true, true),
+            ("S3", Op::Delete, true, false),
+        ];
+        assert_eq!(read, expected.map(|(k, op, b, a)| (k.to_string(), op, b, a)));
+        let lyon = changes(&store, 1).unwrap().remove(0).after.unwrap();
+        assert_eq!(lyon.values, ["Lyon", "", ""]);
+        assert!(store.integrity_problems().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_long_batch_is_split_into_packs_that_stay_in_their_page() {
+        let keys: Vec<String> = (0..1000).map(|i| format!("{i:04} {}", "x".repeat(40))).collect();
+        let batch: Vec<Packed<'_>> =
+            keys.iter().map(|k| (k.as_str(), Op::Update, Some(1), Some(1))).collect();
+        let (_dir, store) = packed_run(&[&batch]);
+        let packs: Vec<(i64, usize)> = store
+            .conn()
+            .prepare("SELECT first_seq, length(changes) FROM change_pack ORDER BY first_seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(packs.len() > 4, "{packs:?}");
+        assert_eq!(packs[0].0, 0);
+        assert!(packs.iter().all(|&(_, len)| len < PACK_BYTES + 100), "{packs:?}");
+        let read: Vec<String> = changes(&store, 1).unwrap().into_iter().map(|c| c.key).collect();
+        assert_eq!(read, keys, "every change once, in order, across the packs");
+    }
+
+    #[test]
+    fn a_damaged_pack_is_reported_not_read_wrong() {
+        let (_dir, store) = packed_run(&[&[("S1", Op::Create, None, Some(1))]]);
+        let damage = |pack: &str| {
+            store
+                .conn()
+                .execute("UPDATE change_pack SET changes = ?1 WHERE run_id = 1", [pack])
+                .unwrap();
+            (changes(&store, 1).err(), store.integrity_problems().unwrap())
+        };
+        let (e, problems) = damage(r#"[["Site","S1","create",null,7]]"#);
+        assert!(e.is_none(), "a lost image reads as no image: {e:?}");
+        assert_eq!(problems, ["the history of Site S1 in run 1 has lost an image"]);
+        let (e, problems) = damage(r#"[["Site","S1""#);
+        let e = e.unwrap();
+        assert_eq!(e.code, ErrorCode::Repository);
+        assert!(e.message.starts_with("The history of run 1 is damaged"), "{}", e.message);
+        assert_eq!(problems, ["the history of run 1 is damaged: changes from 0 on are not JSON"]);
+        let (e, problems) = damage(r#"{"Site":"S1"}"#);
+        assert_eq!(e.unwrap().code, ErrorCode::Repository);
+        assert_eq!(problems, ["the history of run 1 is damaged: changes from 0 on are not a list"]);
+        let (e, problems) = damage(r#"[["Site","S1","create",null,1],"S2"]"#);
+        assert_eq!(e.unwrap().code, ErrorCode::Repository);
+        assert_eq!(problems, ["the history of run 1 is damaged: change 1 is not a list"]);
     }
 }

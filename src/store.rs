@@ -38,7 +38,7 @@ use crate::schema::{EntityType, Schema};
 mod batch;
 mod layout;
 mod values;
-pub(crate) use batch::{RowWrite, bind, in_statements, placeholders};
+pub(crate) use batch::RowWrite;
 pub(crate) use layout::{ImageReader, RowEncoder};
 pub use values::Values;
 
@@ -108,7 +108,7 @@ pub struct Store {
 
 /// The schema version of the repository file this build writes. Opening a file with a newer
 /// one is refused rather than risking damage.
-pub const FILE_FORMAT_VERSION: i64 = 6;
+pub const FILE_FORMAT_VERSION: i64 = 7;
 
 /// The page size of repositories this build creates (see `connect`).
 const PAGE_SIZE: u32 = 65_536;
@@ -117,7 +117,7 @@ const PAGE_SIZE: u32 = 65_536;
 const CACHE_KIB: u32 = 2 * 1024;
 
 /// Migrations, in order: entry `i` takes the file from format `i` to `i + 1`.
-const MIGRATIONS: [&str; 6] = [
+const MIGRATIONS: [&str; 7] = [
     // 1: rows and metadata.
     "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
      CREATE TABLE record (
@@ -190,6 +190,24 @@ const MIGRATIONS: [&str; 6] = [
     // 6: images by position in a layout of attribute names kept once (see `layout`). Images
     // written before stay objects by name, and are read as such.
     "CREATE TABLE layout (id INTEGER PRIMARY KEY, names TEXT NOT NULL UNIQUE);",
+    // 7: a run's changes recorded a batch to a row, as a JSON array of
+    // `[entity type, key, op, before image, after image]` (see `history`): a B-tree insert
+    // per change was a third of an apply (issue 6). `change_row` reads both tables as one,
+    // a row per change, so that SQL queries of the history stay as simple as they were.
+    "CREATE TABLE change_pack (
+         run_id INTEGER NOT NULL REFERENCES run(id),
+         first_seq INTEGER NOT NULL,
+         changes TEXT NOT NULL,
+         PRIMARY KEY (run_id, first_seq)
+     ) WITHOUT ROWID;
+     CREATE VIEW change_row AS
+         SELECT run_id, seq, entity_type, key, op, before, after, before_changed,
+                before_image, after_image
+         FROM change
+         UNION ALL
+         SELECT p.run_id, p.first_seq + j.key, j.value ->> 0, j.value ->> 1, j.value ->> 2,
+                NULL, NULL, NULL, j.value ->> 3, j.value ->> 4
+         FROM change_pack p, json_each(p.changes) j;",
 ];
 
 /// The repository file used when none is named: `$IDBULK_DB` if set, else `repository.db` in
@@ -551,17 +569,43 @@ impl Store {
         for line in fk {
             problems.push(line.map_err(|e| sql_error(&self.path, e))?);
         }
-        // The links to images, not declared (see migration 4).
+        // The links to images, not declared (see migration 4), from records and from the
+        // history: rows of `change` and changes packed in `change_pack` (migration 7), whose
+        // JSON is read only where it is whole, so that damage is reported, not an error.
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT r.entity_type || ' ' || r.key || ' has lost its values (image '
+                "WITH packed AS (
+                     SELECT p.run_id, p.first_seq + j.key AS seq,
+                            CASE WHEN j.type = 'array' THEN j.value END AS change
+                     FROM change_pack p,
+                          json_each(CASE WHEN NOT json_valid(p.changes) THEN '[]'
+                                         WHEN json_type(p.changes) = 'array' THEN p.changes
+                                         ELSE '[]' END) j),
+                 history (run_id, entity_type, key, before_image, after_image) AS (
+                     SELECT run_id, entity_type, key, before_image, after_image FROM change
+                     UNION ALL
+                     SELECT run_id, change ->> 0, change ->> 1, change ->> 3, change ->> 4
+                     FROM packed WHERE change IS NOT NULL)
+                 SELECT r.entity_type || ' ' || r.key || ' has lost its values (image '
                         || r.image || ' is missing)'
                  FROM record r WHERE NOT EXISTS (SELECT 1 FROM image i WHERE i.id = r.image)
                  UNION ALL
+                 SELECT 'the history of run ' || run_id || ' is damaged: '
+                        || CASE WHEN NOT json_valid(changes) THEN 'changes from ' || first_seq
+                                     || ' on are not JSON'
+                                ELSE 'changes from ' || first_seq || ' on are not a list' END
+                 FROM change_pack
+                 WHERE CASE WHEN NOT json_valid(changes) THEN 1
+                            ELSE json_type(changes) <> 'array' END
+                 UNION ALL
+                 SELECT 'the history of run ' || run_id || ' is damaged: change ' || seq
+                        || ' is not a list'
+                 FROM packed WHERE change IS NULL
+                 UNION ALL
                  SELECT 'the history of ' || c.entity_type || ' ' || c.key || ' in run '
                         || c.run_id || ' has lost an image'
-                 FROM change c
+                 FROM history c
                  WHERE NOT EXISTS (SELECT 1 FROM image i WHERE i.id = c.before_image)
                        AND c.before_image IS NOT NULL
                     OR NOT EXISTS (SELECT 1 FROM image i WHERE i.id = c.after_image)
@@ -786,7 +830,7 @@ impl<'de> serde::de::Visitor<'de> for ChangedSeed<'_, '_> {
 
 /// Appends `text` as a JSON string, escaped as `serde_json` does (quote, backslash and
 /// control characters; everything else as is).
-fn push_json_string(out: &mut String, text: &str) {
+pub(crate) fn push_json_string(out: &mut String, text: &str) {
     out.push('"');
     // Nearly every value needs no escape: one pass without branches finds out (a fifth of the
     // time of writing every row was spent here, byte by byte, issue 6).
@@ -1717,6 +1761,9 @@ mod tests {
             })
             .unwrap();
         assert_eq!(indexes, 0, "migration 5 dropped the history's index by row");
+        let changes: i64 =
+            store.conn().query_row("SELECT count(*) FROM change_row", [], |r| r.get(0)).unwrap();
+        assert_eq!(changes, 0, "migration 7's view of the history");
         assert!(store.integrity_problems().unwrap().is_empty());
         // And the migrated file takes writes.
         store.write(|w| w.update(&t, &site("LYO", "Lyons"))).unwrap();

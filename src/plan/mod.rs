@@ -594,7 +594,7 @@ mod tests {
             &mut |_, _| true,
         )
         .unwrap();
-        let sql = "SELECT key, before_image FROM change WHERE run_id = ?1 ORDER BY seq";
+        let sql = "SELECT key, before_image FROM change_row WHERE run_id = ?1 ORDER BY seq";
         let mut stmt = store.conn().prepare(sql).unwrap();
         let recorded: Vec<(String, Option<i64>)> = stmt
             .query_map([run.id], |r| Ok((r.get(0)?, r.get(1)?)))

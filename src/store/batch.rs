@@ -230,7 +230,7 @@ impl Writer<'_> {
 /// Runs `items` through multi-row statements of at most [`ROWS_PER_STATEMENT`] rows: `sql(n)`
 /// is the statement for `n` rows, and `run(statement, offset, rows)` binds and runs it for
 /// the rows from `offset` on.
-pub(crate) fn in_statements<T>(
+fn in_statements<T>(
     conn: &Connection,
     path: &Path,
     items: &[T],
@@ -249,13 +249,13 @@ pub(crate) fn in_statements<T>(
 }
 
 /// `n` rows of `columns` anonymous parameters: `(?,?),(?,?)`.
-pub(crate) fn placeholders(n: usize, columns: usize) -> String {
+fn placeholders(n: usize, columns: usize) -> String {
     let row = format!("({})", vec!["?"; columns].join(","));
     vec![row; n].join(",")
 }
 
 /// Binds the next parameter of a multi-row statement (`p` counts those bound so far).
-pub(crate) fn bind(
+fn bind(
     stmt: &mut CachedStatement<'_>,
     p: &mut usize,
     value: impl rusqlite::ToSql,

@@ -78,6 +78,14 @@ fn incremental(ws: &Workspace, name: &str, rows: &[&[&str]]) -> String {
     path.to_str().unwrap().to_string()
 }
 
+/// `idbulk sync FILE --mode incremental --force --reason REASON`, which must succeed; its JSON.
+fn forced_incremental_sync(ws: &Workspace, file: &str, reason: &str) -> serde_json::Value {
+    let args = ["sync", file, "--mode", "incremental", "--force", "--reason", reason];
+    let (status, json) = ws.idbulk_json(&args);
+    assert_eq!(status, 0, "{json:#}");
+    json
+}
+
 #[test]
 fn incremental_modify_moves_a_few_users_to_another_site() {
     let ws = Workspace::demo();
@@ -228,16 +236,7 @@ fn a_hundred_and_fifty_deletions_are_blocked_then_forced_with_a_reason_then_undo
     let out = ws.idbulk(&["sync", &file, "--mode", "incremental", "--force"]);
     assert_eq!(out.status, 2, "--force needs --reason");
 
-    let (status, json) = ws.idbulk_json(&[
-        "sync",
-        &file,
-        "--mode",
-        "incremental",
-        "--force",
-        "--reason",
-        "Closing the Lyon site",
-    ]);
-    assert_eq!(status, 0, "{json:#}");
+    let json = forced_incremental_sync(&ws, &file, "Closing the Lyon site");
     assert_eq!(json["run"]["counts"]["deleted"], 150);
     assert_eq!(json["run"]["force_reason"], "Closing the Lyon site");
     assert_eq!(ws.rows("User").len(), before.iter().find(|t| t.0 == "User").unwrap().1.len() - 150);
@@ -254,6 +253,42 @@ fn a_hundred_and_fifty_deletions_are_blocked_then_forced_with_a_reason_then_undo
     assert_eq!(ws.dump(), before, "undo restored every row exactly");
     let out = ws.idbulk(&["undo", &run.to_string()]);
     assert_eq!(out.status, 4, "a run is undone once: {}", out.stderr);
+}
+
+#[test]
+fn a_sync_larger_than_a_batch_is_recorded_whole_in_order_and_undone() {
+    // 2,500 new users: the history records changes a batch of 1,024 to a row, so this run
+    // spans three, the last one partly full.
+    let ws = Workspace::demo();
+    let before = ws.dump();
+    let keys: Vec<String> = (0..2500).map(|i| format!("3{i:04}")).collect();
+    let rows: Vec<Vec<String>> = keys
+        .iter()
+        .map(|k| {
+            let mut cells = ["Merge", k, "New", "Hire", "", "", "CON", "ENG-PLT", "00030", "BER"]
+                .map(String::from)
+                .to_vec();
+            cells[4] = format!("new.hire.{k}@northwind.example");
+            cells
+        })
+        .collect();
+    let row_refs: Vec<Vec<&str>> =
+        rows.iter().map(|r| r.iter().map(String::as_str).collect()).collect();
+    let row_refs: Vec<&[&str]> = row_refs.iter().map(Vec::as_slice).collect();
+    let file = incremental(&ws, "hires.xlsx", &row_refs);
+    let json = forced_incremental_sync(&ws, &file, "The spring intake");
+    let run = json["run"]["id"].as_i64().unwrap();
+
+    let (status, history) = ws.idbulk_json(&["history", "--run", &run.to_string()]);
+    assert_eq!(status, 0, "{history:#}");
+    let recorded: Vec<&str> =
+        history["changes"].as_array().unwrap().iter().map(|c| c["key"].as_str().unwrap()).collect();
+    assert_eq!(recorded, keys, "every change, in the order written");
+    assert_eq!(history["changes"][2499]["after"]["values"][2], "new.hire.32499@northwind.example");
+
+    let out = ws.idbulk(&["undo", &run.to_string()]);
+    assert_eq!(out.status, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(ws.dump(), before, "undo removed every new user");
 }
 
 #[test]

@@ -234,7 +234,7 @@ proptest! {
         let written = run.counts.created + run.counts.updated;
         prop_assert_eq!(count("SELECT COUNT(*) FROM image") as u64, images_before + written);
         prop_assert_eq!(
-            count("SELECT COUNT(*) FROM change WHERE before IS NOT NULL OR after IS NOT NULL OR before_changed IS NOT NULL"),
+            count("SELECT COUNT(*) FROM change_row WHERE before IS NOT NULL OR after IS NOT NULL OR before_changed IS NOT NULL"),
             0,
             "no change keeps a copy of an image"
         );
