@@ -192,9 +192,10 @@ pub fn build(
     let sheets = map_sheets(schema, workbook, &mut findings);
     check_metadata(schema, stored, workbook, mode, &mut findings);
 
-    // Every type's changes in key order, then built into a map at once (inserting them one by
-    // one searched the map from its root for each, a tenth of a plan, issue 6).
-    let mut all_changes: Vec<((usize, Text), Change)> = Vec::new();
+    // Every type's changes in key order, the types in the schema's order: the plan's order,
+    // and the final-state checks find a change by a binary search of its type's. (A map
+    // keyed by a copy of each key cost a fifth of a plan in sorting and copying, issue 6.)
+    let mut changes: Vec<Change> = Vec::new();
     let mut summaries = Vec::new();
     let mut sheet_infos: BTreeMap<usize, SheetInfo> = BTreeMap::new();
     let mut counts = Vec::new();
@@ -239,8 +240,14 @@ pub fn build(
                         fix: "Use the full template (it has every row), remove the sheet to leave the type untouched, or force the plan if you really mean to empty it.".into(),
                     });
                 }
-                all_changes.reserve(typed.changes.len());
-                for mut c in typed.changes {
+                let mut typed_changes = typed.changes;
+                // Already in key order but for complete mode's deletes, which come last: an
+                // unstable sort checks that in one pass and allocates nothing. Keys are
+                // distinct within a type (one change per key group, a delete per key no
+                // group has).
+                typed_changes.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+                changes.reserve(typed_changes.len());
+                for mut c in typed_changes {
                     // For apply (see `Change::before_image`): found once the changes are known.
                     if c.op != Op::Create {
                         c.before_image = stored.image_of(&et.name, &c.key);
@@ -250,7 +257,7 @@ pub fn build(
                         Op::Update => summary.updated += 1,
                         Op::Delete => summary.deleted += 1,
                     }
-                    all_changes.push(((ti, Text::from(c.key.as_str())), c));
+                    changes.push(c);
                 }
                 sheet_infos.insert(ti, SheetInfo { sheet: sheet.name.clone(), columns });
             }
@@ -268,9 +275,6 @@ pub fn build(
         summaries.push(summary);
     }
 
-    // A type's changes have distinct keys (one per key group, deletes for the keys no group
-    // has), so the map holds each of them.
-    let changes: BTreeMap<(usize, Text), Change> = all_changes.into_iter().collect();
     let state = FinalState::new(schema, stored, &changes);
     checks::run(&state, &sheet_infos, &mut findings);
 
@@ -288,7 +292,7 @@ pub fn build(
         file,
         base_revision: stored.revision,
         summaries,
-        changes: changes.into_values().collect(),
+        changes,
         findings,
         thresholds: thresholds::evaluate(limits, &counts),
     }
@@ -702,7 +706,10 @@ impl TypeChanges {
             ));
             false
         });
-        let groups: Vec<&[Keyed]> = intents.chunk_by(|a, b| a.0 == b.0).collect();
+        // Sized up front: `chunk_by` cannot tell how many groups it makes, and growing the
+        // vector a doubling at a time copied it over fresh pages (issue 6).
+        let mut groups: Vec<&[Keyed]> = Vec::with_capacity(intents.len());
+        groups.extend(intents.chunk_by(|a, b| a.0 == b.0));
         let parts = threads_for(groups.len());
         let merged = merge_in_parts(et, table, &groups, sheet, columns, mode, parts);
         let mut changes = Vec::with_capacity(merged.iter().map(|m| m.changes.len()).sum());
@@ -1247,13 +1254,17 @@ impl<'a> LeadingZeros<'a> {
 /// Runs the final-state checks (references, deletes still referenced, cycles, required values)
 /// on a set of changes that did not come from a file, such as an undo; returns the errors.
 pub fn check_changes(schema: &Schema, stored: &Snapshot, changes: &[Change]) -> Vec<Finding> {
-    let keyed: BTreeMap<(usize, Text), Change> = changes
+    // In the order `FinalState` takes them, the last change of a row standing for it.
+    let mut keyed: Vec<(usize, &Change)> = changes
         .iter()
+        .rev()
         .filter_map(|c| {
-            let ti = schema.entity_types.iter().position(|t| t.name == c.entity_type)?;
-            Some(((ti, Text::from(c.key.as_str())), c.clone()))
+            Some((schema.entity_types.iter().position(|t| t.name == c.entity_type)?, c))
         })
         .collect();
+    keyed.sort_by(|(ta, a), (tb, b)| (ta, &a.key).cmp(&(tb, &b.key)));
+    keyed.dedup_by(|(ta, a), (tb, b)| ta == tb && a.key == b.key);
+    let keyed: Vec<Change> = keyed.into_iter().map(|(_, c)| c.clone()).collect();
     let mut findings = Vec::new();
     checks::run(&FinalState::new(schema, stored, &keyed), &BTreeMap::new(), &mut findings);
     findings.retain(|f| f.severity == Severity::Error);

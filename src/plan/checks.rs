@@ -13,51 +13,64 @@ use super::{Change, Finding, Op, Severity};
 pub(super) struct FinalState<'a> {
     pub schema: &'a Schema,
     pub stored: &'a Snapshot,
-    /// Changes by (entity type index, key).
-    pub changes: &'a BTreeMap<(usize, Text), Change>,
+    /// Per entity type (by index), its stored rows.
+    tables: Vec<&'a BTreeMap<Text, Row>>,
+    /// Per entity type (by index), its changes in key order.
+    changes: Vec<&'a [Change]>,
 }
 
 impl<'a> FinalState<'a> {
-    pub fn new(
-        schema: &'a Schema,
-        stored: &'a Snapshot,
-        changes: &'a BTreeMap<(usize, Text), Change>,
-    ) -> FinalState<'a> {
-        FinalState { schema, stored, changes }
+    /// The state after `changes`, which come sorted by entity type (in the schema's order)
+    /// and key, one per row, as [`super::build`] makes them; a change of a type the schema
+    /// does not have must not be among them.
+    pub fn new(schema: &'a Schema, stored: &'a Snapshot, changes: &'a [Change]) -> FinalState<'a> {
+        let mut rest = changes;
+        let per_type = schema
+            .entity_types
+            .iter()
+            .map(|t| {
+                let (of_type, after) =
+                    rest.split_at(rest.partition_point(|c| c.entity_type == t.name));
+                rest = after;
+                of_type
+            })
+            .collect();
+        debug_assert!(rest.is_empty(), "changes of unknown types, or out of order");
+        FinalState {
+            schema,
+            stored,
+            tables: schema.entity_types.iter().map(|t| stored.table(&t.name)).collect(),
+            changes: per_type,
+        }
     }
 
     fn type_index(&self, name: &str) -> Option<usize> {
         self.schema.entity_types.iter().position(|t| t.name == name)
     }
 
+    /// The change of the row with this key, if the plan changes it.
+    pub fn change(&self, ti: usize, key: &str) -> Option<&'a Change> {
+        let changes = self.changes[ti];
+        changes.binary_search_by(|c| c.key.as_str().cmp(key)).ok().map(|i| &changes[i])
+    }
+
     /// The row with this key after the plan, if it exists then.
     pub fn row(&self, ti: usize, key: &str) -> Option<&'a Row> {
-        match self.changes.get(&(ti, Text::from(key))) {
+        match self.change(ti, key) {
             Some(c) => c.after.as_ref(),
-            None => self.stored.table(&self.schema.entity_types[ti].name).get(key),
+            None => self.tables[ti].get(key),
         }
     }
 
     /// Every row of a type after the plan, in no particular order.
     pub fn rows(&self, ti: usize) -> impl Iterator<Item = &'a Row> + '_ {
-        let name = &self.schema.entity_types[ti].name;
-        let changed = self
-            .changes
-            .range((ti, Text::default())..)
-            .take_while(move |((t, _), _)| *t == ti)
-            .filter_map(|(_, c)| c.after.as_ref());
-        self.stored
-            .table(name)
-            .values()
-            .filter(move |r| !self.changes.contains_key(&(ti, r.key.clone())))
-            .chain(changed)
+        let changed = self.changes[ti].iter().filter_map(|c| c.after.as_ref());
+        self.tables[ti].values().filter(move |r| self.change(ti, &r.key).is_none()).chain(changed)
     }
 
-    fn changes_of(&self, ti: usize) -> impl Iterator<Item = &'a Change> + '_ {
-        self.changes
-            .range((ti, Text::default())..)
-            .take_while(move |((t, _), _)| *t == ti)
-            .map(|(_, c)| c)
+    /// The changes of a type, in key order.
+    fn changes_of(&self, ti: usize) -> impl Iterator<Item = &'a Change> + use<'a> {
+        self.changes[ti].iter()
     }
 }
 
@@ -156,10 +169,7 @@ fn references(
                 format!("Format the column as Text and type {twin}."),
             ),
             None => {
-                let deleted = state
-                    .changes
-                    .get(&(tti, Text::from(value)))
-                    .is_some_and(|c| c.op == Op::Delete);
+                let deleted = state.change(tti, value).is_some_and(|c| c.op == Op::Delete);
                 (
                     "dangling_reference",
                     if deleted {
@@ -191,9 +201,9 @@ type Referrer = (String, String, String);
 fn deletes_still_referenced(state: &FinalState<'_>, findings: &mut Vec<Finding>) {
     // deleted keys per target type index
     let mut deleted: BTreeMap<usize, BTreeMap<&str, &Change>> = BTreeMap::new();
-    for ((ti, key), c) in state.changes {
-        if c.op == Op::Delete {
-            deleted.entry(*ti).or_default().insert(key.as_str(), c);
+    for ti in 0..state.schema.entity_types.len() {
+        for c in state.changes_of(ti).filter(|c| c.op == Op::Delete) {
+            deleted.entry(ti).or_default().insert(c.key.as_str(), c);
         }
     }
     if deleted.is_empty() {
@@ -219,7 +229,7 @@ fn deletes_still_referenced(state: &FinalState<'_>, findings: &mut Vec<Finding>)
                 let value = &row.values[ai];
                 if let Some((&k, _)) = deleted.get(&target).and_then(|d| d.get_key_value(value)) {
                     // A reference this file itself sets to a deleted row is reported where it is set.
-                    let set_by_file = state.changes.get(&(ti, row.key.clone())).is_some_and(|c| {
+                    let set_by_file = state.change(ti, &row.key).is_some_and(|c| {
                         c.op == Op::Create
                             || c.fields.iter().any(|f| f.attribute == et.attributes[ai].name)
                     });
@@ -340,7 +350,7 @@ fn cycles(
                 // Report it on the changed row of the cycle that comes first in the file.
                 let culprit = ring
                     .iter()
-                    .filter_map(|k| state.changes.get(&(ti, Text::from(k.as_str()))))
+                    .filter_map(|k| state.change(ti, k))
                     .filter(|c| c.source.is_some())
                     .min_by_key(|c| c.source.clone())
                     .unwrap_or(change);

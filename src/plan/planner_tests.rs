@@ -495,3 +495,43 @@ fn the_plan_is_the_same_whatever_the_row_order() {
     assert_eq!(strip(&forward), strip(&backward));
     assert!(!forward.has_errors());
 }
+
+/// A change that did not come from a file, as an undo makes them: every value given.
+fn bare_change(entity_type: &str, op: Op, before: Option<Row>, after: Option<Row>) -> Change {
+    let row = after.as_ref().or(before.as_ref()).unwrap();
+    Change {
+        entity_type: entity_type.into(),
+        key: row.key.to_string(),
+        op,
+        source: None,
+        fields: Vec::new(),
+        before,
+        before_image: None,
+        after,
+    }
+}
+
+#[test]
+fn changes_from_outside_a_file_are_checked_in_any_order_the_last_of_a_row_standing() {
+    let schema = Schema::directory();
+    let snapshot = stored();
+    let emp = snapshot.table("UserType")["EMP"].clone();
+    // Out of type and key order: the delete of worker type EMP (every user has it), a new
+    // user 00004 under 00009 (no such user), then 00004 again under 00003.
+    let changes = [
+        bare_change("User", Op::Create, None, Some(user("00004", "Four", "00009"))),
+        bare_change("UserType", Op::Delete, Some(emp), None),
+        bare_change("User", Op::Create, None, Some(user("00004", "Four", "00003"))),
+    ];
+    let messages = |changes: &[Change]| -> Vec<String> {
+        check_changes(&schema, &snapshot, changes).into_iter().map(|f| f.message).collect()
+    };
+    let all = messages(&changes);
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert!(all[0].contains("UserType refers to UserType EMP, which this file deletes"), "{all:?}");
+    assert!(all[1].starts_with("UserType EMP cannot be deleted: 3 still refer to it"), "{all:?}");
+    assert!(!all.iter().any(|m| m.contains("00009")), "the last change of 00004 stands: {all:?}");
+    let first = messages(&changes[..1]);
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(first[0].contains("Manager refers to User 00009, which does not exist"), "{first:?}");
+}
