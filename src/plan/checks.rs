@@ -1,7 +1,7 @@
 //! Checks on the state the plan would leave: they see every row at once, so the order of the
 //! file's rows never changes their outcome.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::schema::{EntityType, Schema};
 use crate::store::{Row, Text};
@@ -290,8 +290,13 @@ fn cycles(
             if attr.kind.reference_target() != Some(et.name.as_str()) {
                 continue;
             }
-            let mut safe: BTreeSet<String> = BTreeSet::new();
-            let mut reported: BTreeSet<Vec<String>> = BTreeSet::new();
+            // Rows known to lead to the top, and the walk's path with each key's place on it,
+            // both reused from walk to walk: keys are borrowed from the rows (copying them at
+            // every step was most of the checks' time, issue 6).
+            let mut safe: HashSet<&str> = HashSet::new();
+            let mut reported: BTreeSet<Vec<&str>> = BTreeSet::new();
+            let mut path: Vec<&str> = Vec::new();
+            let mut seen: HashMap<&str, usize> = HashMap::new();
             for change in state.changes_of(ti) {
                 let touched = change.op == Op::Create
                     || change.fields.iter().any(|f| f.attribute == attr.name);
@@ -299,32 +304,37 @@ fn cycles(
                     continue;
                 }
                 // Walk up from the changed row until the top, a known-safe row, or a repeat.
-                let mut path: Vec<String> = vec![change.key.clone()];
-                let mut seen: BTreeMap<String, usize> = BTreeMap::from([(change.key.clone(), 0)]);
-                let mut current = change.key.clone();
+                path.clear();
+                seen.clear();
+                path.push(&change.key);
+                seen.insert(&change.key, 0);
+                // The row walked from: each step looks up the row it goes to once.
+                let mut row = change.after.as_ref();
                 let cycle_start = loop {
-                    let next = match state.row(ti, &current) {
-                        Some(r) if !r.values[ai].is_empty() => r.values[ai].to_string(),
+                    let next = match row {
+                        Some(r) if !r.values[ai].is_empty() => &r.values[ai],
                         _ => break None,
                     };
-                    if safe.contains(&next) || state.row(ti, &next).is_none() {
+                    if safe.contains(next) {
                         break None;
                     }
-                    if let Some(&i) = seen.get(&next) {
+                    row = state.row(ti, next);
+                    if row.is_none() {
+                        break None;
+                    }
+                    if let Some(&i) = seen.get(next) {
                         break Some(i);
                     }
-                    seen.insert(next.clone(), path.len());
-                    path.push(next.clone());
-                    current = next;
+                    seen.insert(next, path.len());
+                    path.push(next);
                 };
                 let Some(start) = cycle_start else {
-                    safe.extend(path);
+                    safe.extend(path.iter().copied());
                     continue;
                 };
-                let mut ring: Vec<String> = path[start..].to_vec();
+                let mut ring: Vec<&str> = path[start..].to_vec();
                 // Name the cycle from its smallest key so each is reported once.
-                let min =
-                    ring.iter().enumerate().min_by_key(|(_, k)| k.as_str()).map_or(0, |(i, _)| i);
+                let min = ring.iter().enumerate().min_by_key(|(_, k)| **k).map_or(0, |(i, _)| i);
                 ring.rotate_left(min);
                 if !reported.insert(ring.clone()) {
                     continue;
@@ -337,7 +347,7 @@ fn cycles(
                     )
                 } else {
                     let mut named = ring.clone();
-                    named.push(ring[0].clone());
+                    named.push(ring[0]);
                     (
                         "reference_cycle",
                         format!(
@@ -384,7 +394,6 @@ fn swapped_columns(
     if updates.len() < 3 {
         return;
     }
-    let n = et.attributes.len();
     // Swapped values changed both attributes, so only pairs of a row's changed attributes
     // are compared: a few per row instead of every pair of every row (171 pairs for 19
     // attributes, a quarter of a 100k-row plan's time when every row was compared).
@@ -393,7 +402,9 @@ fn swapped_columns(
     for c in &updates {
         let (Some(old), Some(new)) = (&c.before, &c.after) else { continue };
         changed.clear();
-        changed.extend((0..n).filter(|&i| old.values[i] != new.values[i]));
+        // Walked side by side: indexing finds each value's bounds again.
+        let pairs = old.values.iter().zip(new.values.iter());
+        changed.extend(pairs.enumerate().filter(|(_, (o, n))| o != n).map(|(i, _)| i));
         for (i, &a) in changed.iter().enumerate() {
             for &b in &changed[i + 1..] {
                 if old.values[a] != old.values[b]

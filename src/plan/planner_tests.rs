@@ -361,6 +361,30 @@ fn manager_cycles_are_named_and_self_management_is_refused() {
 }
 
 #[test]
+fn a_ring_of_new_rows_is_reported_once_and_not_on_a_row_that_only_leads_into_it() {
+    let add = |key: &'static str, manager: &'static str| -> [(&'static str, &'static str); 5] {
+        [
+            ("Command", "Add"),
+            ("Identifier", key),
+            ("LastName", "New"),
+            ("UserType", "EMP"),
+            ("Manager", manager),
+        ]
+    };
+    // 00013 reports into the ring 00010 -> 00011 -> 00012 -> 00010, and is walked first.
+    let p = incremental(&[
+        &add("00013", "00011"),
+        &add("00012", "00010"),
+        &add("00011", "00012"),
+        &add("00010", "00011"),
+    ]);
+    assert_eq!(codes(&p), ["reference_cycle"], "{:?}", p.findings);
+    let message = &p.findings[0].message;
+    assert!(message.contains(": 00010 -> 00011 -> 00012 -> 00010."), "{message}");
+    assert_eq!(p.findings[0].row, Some(3), "on the ring's first row in the file (00012)");
+}
+
+#[test]
 fn deleting_a_row_still_referenced_names_the_referrers() {
     let p = incremental(&[&[("Command", "Delete"), ("Identifier", "00001")]]);
     assert_eq!(codes(&p), ["delete_referenced"]);
