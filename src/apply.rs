@@ -149,6 +149,41 @@ struct ChangeRef<'a> {
     after: Option<&'a Row>,
 }
 
+/// The images after of a batch of changes, end to end, and where each change's is (`None`
+/// for a delete).
+#[derive(Default)]
+struct EncodedBatch {
+    text: String,
+    spans: Vec<Option<std::ops::Range<usize>>>,
+}
+
+impl EncodedBatch {
+    /// Encodes the rows after of `batch` in place of what the buffer held.
+    fn encode(
+        &mut self,
+        encoders: &HashMap<&str, RowEncoder>,
+        batch: &[ChangeRef<'_>],
+    ) -> Result<()> {
+        self.text.clear();
+        self.spans.clear();
+        for c in batch {
+            let encoder = encoders
+                .get(c.entity_type)
+                .ok_or_else(|| Error::internal(format!("unknown entity type {}", c.entity_type)))?;
+            self.spans.push(match (c.op, c.after) {
+                (Op::Delete, _) => None,
+                (_, Some(row)) => {
+                    let start = self.text.len();
+                    encoder.encode_into(row, &mut self.text);
+                    Some(start..self.text.len())
+                }
+                (_, None) => return Err(Error::internal("a create or update without its row")),
+            });
+        }
+        Ok(())
+    }
+}
+
 struct NewRunSpec<'a> {
     kind: RunKind,
     mode: Option<plan::Mode>,
@@ -208,62 +243,67 @@ fn write_run(
             },
         )?;
         // Written and recorded in batches (see `store`'s batches), each encoded into one
-        // buffer reused from batch to batch; the history points at the images the store keeps.
+        // buffer; the history points at the images the store keeps. The images of the next
+        // batches are encoded on a second thread while SQLite writes this one (encoding was
+        // an eighth of an apply of every row, issue 6); buffers go back to it for reuse.
         let mut encoders: HashMap<&str, RowEncoder> = HashMap::new();
         for t in &schema.entity_types {
             encoders.insert(&t.name, w.row_encoder(t)?);
         }
-        let mut encoded = String::new();
-        let mut spans = Vec::with_capacity(CHANGES_PER_BATCH);
+        let encoders = &encoders;
         let mut steps = Vec::with_capacity(CHANGES_PER_BATCH);
-        for (n, batch) in changes.chunks(CHANGES_PER_BATCH).enumerate() {
-            let done = n * CHANGES_PER_BATCH;
-            if !progress(done as u64, total) {
-                return Err(Error::new(ErrorCode::Cancelled, "Cancelled; nothing was applied."));
-            }
-            encoded.clear();
-            spans.clear();
-            for c in batch {
-                let encoder = encoders.get(c.entity_type).ok_or_else(|| {
-                    Error::internal(format!("unknown entity type {}", c.entity_type))
-                })?;
-                spans.push(match (c.op, c.after) {
-                    (Op::Delete, _) => None,
-                    (_, Some(row)) => {
-                        let start = encoded.len();
-                        encoder.encode_into(row, &mut encoded);
-                        Some(start..encoded.len())
+        std::thread::scope(|scope| {
+            // Two batches ahead at most, so that memory stays bounded.
+            let (send_encoded, encoded) = std::sync::mpsc::sync_channel(2);
+            let (send_spare, spare) = std::sync::mpsc::channel::<EncodedBatch>();
+            scope.spawn(move || {
+                for batch in changes.chunks(CHANGES_PER_BATCH) {
+                    let mut buffer = spare.try_recv().unwrap_or_default();
+                    let result = buffer.encode(encoders, batch).map(|()| buffer);
+                    // The writer hung up: it failed or was cancelled, and rolls back.
+                    if send_encoded.send(result).is_err() {
+                        return;
                     }
-                    (_, None) => {
-                        return Err(Error::internal("a create or update without its row"));
-                    }
-                });
+                }
+            });
+            for (n, batch) in changes.chunks(CHANGES_PER_BATCH).enumerate() {
+                let done = n * CHANGES_PER_BATCH;
+                if !progress(done as u64, total) {
+                    return Err(Error::new(ErrorCode::Cancelled, "Cancelled; nothing was applied."));
+                }
+                let buffer: EncodedBatch = encoded
+                    .recv()
+                    .map_err(|_| Error::internal("the images of a batch were not encoded"))??;
+                let writes: Vec<RowWrite<'_>> = batch
+                    .iter()
+                    .zip(&buffer.spans)
+                    .map(|(c, span)| RowWrite {
+                        entity_type: c.entity_type,
+                        key: c.key,
+                        exists: c.op != Op::Create,
+                        known_image: c.before_image,
+                        after: span.clone().map(|span| &buffer.text[span]),
+                    })
+                    .collect();
+                w.write_rows(&writes, &mut steps)?;
+                let recorded: Vec<ImageChange<'_>> = batch
+                    .iter()
+                    .zip(&steps)
+                    .map(|(c, step)| ImageChange {
+                        entity_type: c.entity_type,
+                        key: c.key,
+                        op: c.op,
+                        before_image: step.before,
+                        after_image: step.after,
+                    })
+                    .collect();
+                history::record_changes(w.tx(), w.path(), id, done, &recorded)?;
+                drop(writes);
+                // The encoder may have finished: then the buffer is simply freed.
+                let _ = send_spare.send(buffer);
             }
-            let writes: Vec<RowWrite<'_>> = batch
-                .iter()
-                .zip(&spans)
-                .map(|(c, span)| RowWrite {
-                    entity_type: c.entity_type,
-                    key: c.key,
-                    exists: c.op != Op::Create,
-                    known_image: c.before_image,
-                    after: span.clone().map(|span| &encoded[span]),
-                })
-                .collect();
-            w.write_rows(&writes, &mut steps)?;
-            let recorded: Vec<ImageChange<'_>> = batch
-                .iter()
-                .zip(&steps)
-                .map(|(c, step)| ImageChange {
-                    entity_type: c.entity_type,
-                    key: c.key,
-                    op: c.op,
-                    before_image: step.before,
-                    after_image: step.after,
-                })
-                .collect();
-            history::record_changes(w.tx(), w.path(), id, done, &recorded)?;
-        }
+            Ok(())
+        })?;
         progress(total, total);
         Ok(id)
     })?;

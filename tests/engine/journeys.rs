@@ -255,12 +255,9 @@ fn a_hundred_and_fifty_deletions_are_blocked_then_forced_with_a_reason_then_undo
     assert_eq!(out.status, 4, "a run is undone once: {}", out.stderr);
 }
 
-#[test]
-fn a_sync_larger_than_a_batch_is_recorded_whole_in_order_and_undone() {
-    // 2,500 new users: the history records changes a batch of 1,024 to a row, so this run
-    // spans three, the last one partly full.
-    let ws = Workspace::demo();
-    let before = ws.dump();
+/// An incremental file that hires 2,500 new users (keys `30000`...), more than apply writes
+/// in one batch (1,024): the file's path and the new keys in order.
+fn spring_intake(ws: &Workspace) -> (String, Vec<String>) {
     let keys: Vec<String> = (0..2500).map(|i| format!("3{i:04}")).collect();
     let rows: Vec<Vec<String>> = keys
         .iter()
@@ -275,7 +272,15 @@ fn a_sync_larger_than_a_batch_is_recorded_whole_in_order_and_undone() {
     let row_refs: Vec<Vec<&str>> =
         rows.iter().map(|r| r.iter().map(String::as_str).collect()).collect();
     let row_refs: Vec<&[&str]> = row_refs.iter().map(Vec::as_slice).collect();
-    let file = incremental(&ws, "hires.xlsx", &row_refs);
+    (incremental(ws, "hires.xlsx", &row_refs), keys)
+}
+
+#[test]
+fn a_sync_larger_than_a_batch_is_recorded_whole_in_order_and_undone() {
+    // Three batches, the last partly full, recorded in several packs of history.
+    let ws = Workspace::demo();
+    let before = ws.dump();
+    let (file, keys) = spring_intake(&ws);
     let json = forced_incremental_sync(&ws, &file, "The spring intake");
     let run = json["run"]["id"].as_i64().unwrap();
 
@@ -289,6 +294,39 @@ fn a_sync_larger_than_a_batch_is_recorded_whole_in_order_and_undone() {
     let out = ws.idbulk(&["undo", &run.to_string()]);
     assert_eq!(out.status, 0, "{}{}", out.stdout, out.stderr);
     assert_eq!(ws.dump(), before, "undo removed every new user");
+}
+
+#[test]
+fn a_sync_cancelled_after_its_first_batch_writes_nothing() {
+    use idbulk::apply::{self, Force};
+    let ws = Workspace::demo();
+    let before = ws.dump();
+    let (file, _) = spring_intake(&ws);
+    let mut store = ws.store();
+    let csv = idbulk::import::CsvOptions::default();
+    let plan = idbulk::plan::from_file(
+        &store,
+        std::path::Path::new(&file),
+        idbulk::plan::Mode::Incremental,
+        &csv,
+        &mut |_, _| true,
+    )
+    .unwrap();
+    let force = Force::Yes { reason: "The spring intake".into() };
+    // The user presses Cancel once the first batch is written (its images encoded beside).
+    let mut reported = Vec::new();
+    let e = apply::run(&mut store, &plan, &force, chrono::Utc::now(), &mut |done, total| {
+        reported.push((done, total));
+        done == 0
+    })
+    .unwrap_err();
+    assert_eq!(e.code, idbulk::ErrorCode::Cancelled, "{}", e.message);
+    assert_eq!(reported, [(0, 2500), (1024, 2500)]);
+    drop(store);
+    assert_eq!(ws.dump(), before, "nothing was written");
+    let (status, history) = ws.idbulk_json(&["history"]);
+    assert_eq!(status, 0);
+    assert_eq!(history["runs"].as_array().unwrap().len(), 0, "and no run recorded: {history:#}");
 }
 
 #[test]
