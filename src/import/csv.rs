@@ -127,6 +127,19 @@ fn decode<'b>(
     }
 }
 
+/// About how many lines `text` has, from the length of its first ones (a tenth more, so that
+/// lines a little longer than those rarely make the estimate short), at most the rows idbulk
+/// reads.
+fn estimated_rows(text: &str) -> usize {
+    const SAMPLE_LINES: usize = 64;
+    let (lines, bytes) = text
+        .split_inclusive('\n')
+        .take(SAMPLE_LINES)
+        .fold((0, 0), |(lines, bytes), line| (lines + 1, bytes + line.len()));
+    let Some(per_line) = bytes.checked_div(lines) else { return 0 };
+    (text.len() / per_line.max(1) * 11 / 10 + 1).min(MAX_ROWS as usize)
+}
+
 /// The separator a `sep=X` line declares (`sep=\t` also means tab), ignoring case of `sep`.
 fn sep_line(line: &str) -> Option<u8> {
     let line = line.strip_prefix('\u{feff}').unwrap_or(line).trim_end_matches(['\r', '\n']);
@@ -177,7 +190,9 @@ fn parse(
         .delimiter(separator)
         .from_reader(text.as_bytes());
     let mut headers: Option<Vec<RawHeader>> = None;
-    let mut rows = Vec::new();
+    // Sized from the length of the first lines: growing it a doubling at a time copied the
+    // rows read so far over fresh pages (issue 6). A file of uneven lines grows as before.
+    let mut rows = Vec::with_capacity(estimated_rows(text));
     // A spreadsheet shows one row per record, and one per empty line (which the csv crate
     // skips). So a record's row is 1 + the line breaks before it, less those inside quoted
     // cells of earlier records. (The csv crate's own line count does not fit: it counts a
@@ -283,6 +298,19 @@ fn line_breaks(text: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_rows_are_estimated_from_the_first_lines_and_bounded() {
+        assert_eq!(estimated_rows(""), 0);
+        let even = "a,b,c\n".repeat(1000);
+        let estimate = estimated_rows(&even);
+        assert!((1000..=1101).contains(&estimate), "{estimate}");
+        // Short lines first, then a long one: too many, a reservation the rows never touch.
+        let uneven = format!("{}{}", "a\n".repeat(64), "x".repeat(10_000));
+        assert_eq!(estimated_rows(&uneven), (10_128 / 2) * 11 / 10 + 1);
+        // Never more than the rows idbulk reads, however short the lines.
+        assert!(estimated_rows(&"\n".repeat(2_000_000)) <= MAX_ROWS as usize);
+    }
 
     /// The reader without progress reporting.
     fn read(name: &str, bytes: &[u8], options: &CsvOptions) -> Result<RawWorkbook> {
