@@ -9,9 +9,10 @@
 //!
 //! Changes are recorded a few hundred to a row of `change_pack` (file format 7): a JSON array
 //! of `[entity type, key, op, before image, after image]`, the pack's first change numbered
-//! `first_seq`. One B-tree insert per change was a third of an apply (issue 6). The
-//! `change_row` view reads packs and the `change` table of earlier formats as one row per
-//! change, so queries of the history (here, and `Store::integrity_problems`) read both alike.
+//! `first_seq`. One B-tree insert per change was a third of an apply (issue 6). For SQL (a
+//! support engineer's query, the tests), the `change_row` view reads packs and the `change`
+//! rows of earlier formats alike, one row per change; this module parses packs itself, since
+//! SQLite's JSON functions took twice as long to take each change apart.
 //!
 //! Changes recorded by earlier file formats are rows of `change`, and before format 4 keep
 //! their own copies: a whole image after, and before, a whole image or (format 3) an update's

@@ -190,10 +190,11 @@ const MIGRATIONS: [&str; 7] = [
     // 6: images by position in a layout of attribute names kept once (see `layout`). Images
     // written before stay objects by name, and are read as such.
     "CREATE TABLE layout (id INTEGER PRIMARY KEY, names TEXT NOT NULL UNIQUE);",
-    // 7: a run's changes recorded a batch to a row, as a JSON array of
+    // 7: a run's changes recorded a few hundred to a row, as a JSON array of
     // `[entity type, key, op, before image, after image]` (see `history`): a B-tree insert
     // per change was a third of an apply (issue 6). `change_row` reads both tables as one,
-    // a row per change, so that SQL queries of the history stay as simple as they were.
+    // a row per change, so that SQL queries of the history stay as simple as they were
+    // (`json_extract` rather than `->>`, which SQLite tools before 3.38 cannot parse).
     "CREATE TABLE change_pack (
          run_id INTEGER NOT NULL REFERENCES run(id),
          first_seq INTEGER NOT NULL,
@@ -205,8 +206,9 @@ const MIGRATIONS: [&str; 7] = [
                 before_image, after_image
          FROM change
          UNION ALL
-         SELECT p.run_id, p.first_seq + j.key, j.value ->> 0, j.value ->> 1, j.value ->> 2,
-                NULL, NULL, NULL, j.value ->> 3, j.value ->> 4
+         SELECT p.run_id, p.first_seq + j.key, json_extract(j.value, '$[0]'),
+                json_extract(j.value, '$[1]'), json_extract(j.value, '$[2]'), NULL, NULL, NULL,
+                json_extract(j.value, '$[3]'), json_extract(j.value, '$[4]')
          FROM change_pack p, json_each(p.changes) j;",
 ];
 
@@ -585,7 +587,8 @@ impl Store {
                  history (run_id, entity_type, key, before_image, after_image) AS (
                      SELECT run_id, entity_type, key, before_image, after_image FROM change
                      UNION ALL
-                     SELECT run_id, change ->> 0, change ->> 1, change ->> 3, change ->> 4
+                     SELECT run_id, json_extract(change, '$[0]'), json_extract(change, '$[1]'),
+                            json_extract(change, '$[3]'), json_extract(change, '$[4]')
                      FROM packed WHERE change IS NOT NULL)
                  SELECT r.entity_type || ' ' || r.key || ' has lost its values (image '
                         || r.image || ' is missing)'

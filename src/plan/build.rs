@@ -194,7 +194,7 @@ pub fn build(
 
     // Every type's changes in key order, the types in the schema's order: the plan's order,
     // and the final-state checks find a change by a binary search of its type's. (A map
-    // keyed by a copy of each key cost a fifth of a plan in sorting and copying, issue 6.)
+    // keyed by a copy of each key cost a tenth of a plan in sorting and copying, issue 6.)
     let mut changes: Vec<Change> = Vec::new();
     let mut summaries = Vec::new();
     let mut sheet_infos: BTreeMap<usize, SheetInfo> = BTreeMap::new();
