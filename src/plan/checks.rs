@@ -21,7 +21,7 @@ pub(super) struct FinalState<'a> {
 
 impl<'a> FinalState<'a> {
     /// The state after `changes`, which come sorted by entity type (in the schema's order)
-    /// and key, one per row, as [`super::build`] makes them; a change of a type the schema
+    /// and key, one per row, as [`super::build()`] makes them; a change of a type the schema
     /// does not have must not be among them.
     pub fn new(schema: &'a Schema, stored: &'a Snapshot, changes: &'a [Change]) -> FinalState<'a> {
         let mut rest = changes;
