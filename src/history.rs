@@ -20,7 +20,7 @@
 //! enough to undo a run, to show what it did, and to rebuild the repository as it was before
 //! the last run (reports compare before and after).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 use rusqlite::{OptionalExtension, params};
@@ -484,18 +484,22 @@ impl Images<'_> {
 ///
 /// [`ErrorCode::Repository`] if the repository cannot be read.
 pub fn touched_later(store: &Store, run_id: i64) -> Result<Vec<(String, String, i64)>> {
-    let mut changed = HashSet::new();
-    each_changed_row(store, run_id, run_id, |_, entity_type, key| {
-        changed.insert((entity_type, key));
-    })?;
-    let mut later = BTreeMap::new();
+    // The later runs' rows first: usually there are none (undo of the last run), and then
+    // this run's changes need not be read at all.
+    let mut later: HashMap<(String, String), i64> = HashMap::new();
     each_changed_row(store, run_id + 1, i64::MAX, |run, entity_type, key| {
-        let row = (entity_type, key);
-        if changed.contains(&row) {
-            later.entry(row).and_modify(|first: &mut i64| *first = run.min(*first)).or_insert(run);
-        }
+        later.entry((entity_type, key)).and_modify(|first| *first = run.min(*first)).or_insert(run);
     })?;
-    Ok(later.into_iter().map(|((entity_type, key), run)| (entity_type, key, run)).collect())
+    let mut touched = BTreeMap::new();
+    if !later.is_empty() {
+        each_changed_row(store, run_id, run_id, |_, entity_type, key| {
+            let row = (entity_type, key);
+            if let Some(&run) = later.get(&row) {
+                touched.insert(row, run);
+            }
+        })?;
+    }
+    Ok(touched.into_iter().map(|((entity_type, key), run)| (entity_type, key, run)).collect())
 }
 
 /// Calls `each(run, entity type, key)` for every change of the runs from `first` to `last`,

@@ -577,13 +577,14 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare(
-                "WITH packed AS (
+                "WITH packs AS (
+                     SELECT run_id, first_seq, changes,
+                            json_type(iif(json_valid(changes), changes, NULL)) IS 'array' AS whole
+                     FROM change_pack),
+                 packed AS (
                      SELECT p.run_id, p.first_seq + j.key AS seq,
-                            CASE WHEN j.type = 'array' THEN j.value END AS change
-                     FROM change_pack p,
-                          json_each(CASE WHEN NOT json_valid(p.changes) THEN '[]'
-                                         WHEN json_type(p.changes) = 'array' THEN p.changes
-                                         ELSE '[]' END) j),
+                            iif(j.type = 'array', j.value, NULL) AS change
+                     FROM packs p, json_each(iif(p.whole, p.changes, '[]')) j),
                  history (run_id, entity_type, key, before_image, after_image) AS (
                      SELECT run_id, entity_type, key, before_image, after_image FROM change
                      UNION ALL
@@ -594,13 +595,10 @@ impl Store {
                         || r.image || ' is missing)'
                  FROM record r WHERE NOT EXISTS (SELECT 1 FROM image i WHERE i.id = r.image)
                  UNION ALL
-                 SELECT 'the history of run ' || run_id || ' is damaged: '
-                        || CASE WHEN NOT json_valid(changes) THEN 'changes from ' || first_seq
-                                     || ' on are not JSON'
-                                ELSE 'changes from ' || first_seq || ' on are not a list' END
-                 FROM change_pack
-                 WHERE CASE WHEN NOT json_valid(changes) THEN 1
-                            ELSE json_type(changes) <> 'array' END
+                 SELECT 'the history of run ' || run_id || ' is damaged: changes from '
+                        || first_seq || ' on are '
+                        || iif(json_valid(changes), 'not a list', 'not JSON')
+                 FROM packs WHERE NOT whole
                  UNION ALL
                  SELECT 'the history of run ' || run_id || ' is damaged: change ' || seq
                         || ' is not a list'

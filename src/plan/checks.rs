@@ -12,7 +12,6 @@ use super::{Change, Finding, Op, Severity};
 /// The repository as it would be after the plan: stored rows overlaid with the changes.
 pub(super) struct FinalState<'a> {
     pub schema: &'a Schema,
-    pub stored: &'a Snapshot,
     /// Per entity type (by index), its stored rows.
     tables: Vec<&'a BTreeMap<Text, Row>>,
     /// Per entity type (by index), its changes in key order.
@@ -38,7 +37,6 @@ impl<'a> FinalState<'a> {
         debug_assert!(rest.is_empty(), "changes of unknown types, or out of order");
         FinalState {
             schema,
-            stored,
             tables: schema.entity_types.iter().map(|t| stored.table(&t.name)).collect(),
             changes: per_type,
         }
@@ -157,7 +155,7 @@ fn references(
         if state.row(tti, value).is_some() {
             continue;
         }
-        let stored = state.stored.table(target);
+        let stored = state.tables[tti];
         let zeros = LeadingZeros::index(stored.keys());
         let (code, message, fix) = match zeros.twin(value) {
             Some(twin) => (
