@@ -16,20 +16,23 @@
 //! - **Records.** Ragged records are kept as they are (the planner compares the cell count
 //!   with the header); fully blank records are left out. Quoted cells may hold separators,
 //!   quotes (`""`) and newlines.
-//! - **Cells.** An empty field is [`Cell::Empty`]; any other is [`Cell::Text`] with the one
-//!   formula-injection `'` that export added removed again ([`crate::value::csv_import`]).
-//!   Header texts are kept as written (export does not quote them).
+//! - **Cells.** A record's fields are text, packed in one string ([`RowCells::Texts`]): an
+//!   empty field reads as [`super::CellRef::Empty`], any other as [`super::CellRef::Text`]
+//!   with the one formula-injection `'` that export added removed again
+//!   ([`crate::value::csv_import`]). Header texts are kept as written (export does not quote
+//!   them).
 
 use std::borrow::Cow;
 
-use super::limits::{MAX_CELLS, MAX_COLUMNS, MAX_ROWS, thousands};
+use super::limits::{MAX_CELL_CHARS, MAX_CELLS, MAX_COLUMNS, MAX_ROWS, thousands};
 use super::location::Location;
 use super::sheet::check_cell_length;
 use super::{
-    Cell, CsvOptions, FileFormat, Notice, Progress, RawHeader, RawRow, RawSheet, RawWorkbook,
+    CsvOptions, FileFormat, Notice, Progress, RawHeader, RawRow, RawSheet, RawWorkbook, RowCells,
     TextEncoding, invalid,
 };
 use crate::error::Result;
+use crate::store::Values;
 use crate::value::csv_import;
 
 /// Reads CSV bytes into a workbook of one sheet named after the file stem.
@@ -243,23 +246,37 @@ fn parse(
                 MAX_COLUMNS
             )));
         }
-        // One pass over the fields: each checked, and kept as a cell (at its exact size: the
-        // rows of a large file are most of what a sync holds).
-        let mut cells = Vec::with_capacity(record.len());
+        // One pass over the fields: each checked (its length only when the record could
+        // hold a cell too long), and the texts packed as the record holds them end to end,
+        // less the `'` export put before formula-like values (the rows of a large file are
+        // most of what a sync holds: a copy a record rather than one a field, issue 6).
+        let all = record.as_slice();
+        let long = all.len() > MAX_CELL_CHARS;
+        let mut text = String::with_capacity(all.len());
+        let mut ends = Vec::with_capacity(record.len());
         let (mut blank, mut filled) = (true, 0u64);
+        // Bytes of the record copied into `text`, walked, and left out (the quotes).
+        let (mut copied, mut at, mut removed) = (0, 0, 0);
         for (i, field) in record.iter().enumerate() {
-            check_cell_length(name, field, || Location::cell(sheet, row, i as u32))?;
-            if field.is_empty() {
-                cells.push(Cell::Empty);
-                continue;
+            if long {
+                check_cell_length(name, field, || Location::cell(sheet, row, i as u32))?;
             }
-            blank = blank && field.trim().is_empty();
-            filled += 1;
-            cells.push(Cell::Text(csv_import(field).into()));
+            if !field.is_empty() {
+                blank = blank && field.trim().is_empty();
+                filled += 1;
+                if csv_import(field).len() < field.len() {
+                    text.push_str(&all[copied..at]);
+                    (copied, removed) = (at + 1, removed + 1);
+                }
+            }
+            at += field.len();
+            // A file is at most MAX_FILE_BYTES, far below 4 GiB.
+            ends.push(u32::try_from(at - removed).unwrap_or(u32::MAX));
         }
         if blank {
             continue;
         }
+        text.push_str(&all[copied..]);
         match &headers {
             None => {
                 headers = Some(
@@ -279,7 +296,7 @@ fn parse(
                         thousands(MAX_CELLS)
                     )));
                 }
-                rows.push(RawRow { row, cells });
+                rows.push(RawRow { row, cells: RowCells::Texts(Values::packed(text, ends)) });
             }
         }
     }
@@ -298,6 +315,7 @@ fn line_breaks(text: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::import::{Cell, CellRef};
 
     #[test]
     fn the_rows_are_estimated_from_the_first_lines_and_bounded() {
@@ -326,7 +344,11 @@ mod tests {
     }
 
     fn texts(sheet: &RawSheet) -> Vec<(u32, Vec<String>)> {
-        sheet.rows.iter().map(|r| (r.row, r.cells.iter().map(Cell::to_string).collect())).collect()
+        sheet
+            .rows
+            .iter()
+            .map(|r| (r.row, r.cells.iter().map(|c| c.to_string()).collect()))
+            .collect()
     }
 
     fn header_texts(sheet: &RawSheet) -> Vec<&str> {
@@ -422,8 +444,8 @@ mod tests {
         let rows: Vec<u32> = sheet.rows.iter().map(|r| r.row).collect();
         // Row 2 spans two lines, row 3 is an empty line, row 5 is blank (",").
         assert_eq!(rows, [2, 4, 6, 7]);
-        assert_eq!(sheet.rows[0].cells[1], Cell::Text("two\nlines".into()));
-        assert_eq!(sheet.rows[2].cells[1], Cell::Text("a\r\nb\r\nc".into()));
+        assert_eq!(sheet.rows[0].cells.to_vec()[1], Cell::Text("two\nlines".into()));
+        assert_eq!(sheet.rows[2].cells.to_vec()[1], Cell::Text("a\r\nb\r\nc".into()));
     }
 
     #[test]
@@ -462,10 +484,27 @@ mod tests {
     }
 
     #[test]
+    fn a_records_texts_are_packed_with_each_export_quote_removed() {
+        // Quotes removed first, in the middle and last; a quoted field with separators and
+        // escaped quotes; an empty field between them; a lone `'` and one before plain text
+        // are kept.
+        let sheet = sheet_of(b"A,B,C,D,E,F,G\n'=1,\"x, \"\"y\"\"\",'-2,,',b'c,'@z\n");
+        assert_eq!(
+            texts(&sheet),
+            [(2, ["=1", "x, \"y\"", "-2", "", "'", "b'c", "@z"].map(String::from).to_vec())]
+        );
+        let cells = &sheet.rows[0].cells;
+        assert_eq!(cells.len(), 7);
+        assert_eq!(cells.get(3), Some(CellRef::Empty));
+        assert_eq!(cells.get(6), Some(CellRef::Text("@z")));
+        assert_eq!(cells.get(7), None);
+    }
+
+    #[test]
     fn the_export_quote_is_removed_and_empty_fields_are_empty() {
         let sheet = sheet_of(b"Id,Phone,Note,Plain\nU1,'+33 1 23,'x,\n");
         assert_eq!(
-            sheet.rows[0].cells,
+            sheet.rows[0].cells.to_vec(),
             [
                 Cell::Text("U1".into()),
                 Cell::Text("+33 1 23".into()),

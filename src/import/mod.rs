@@ -183,7 +183,146 @@ pub struct RawRow {
     pub row: u32,
     /// One cell per header, in the same order. For CSV a ragged record can hold fewer or more
     /// cells than there are headers; the planner reports it.
-    pub cells: Vec<Cell>,
+    pub cells: RowCells,
+}
+
+/// A row's cells: typed, as a spreadsheet stores them, or the texts of a CSV record packed
+/// end to end in one string.
+///
+/// A CSV record is only text, and a large upload holds millions of cells: packed, a row of 20
+/// takes about 300 bytes instead of 500 for 24-byte cells, and is written where it stays
+/// (an inline string built aside and moved into its cell stalled the processor on every
+/// field: a third of a CSV read, issue 6). Read them through [`RowCells::get`], which gives
+/// both kinds the same [`CellRef`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowCells {
+    /// Cells as a spreadsheet stores them.
+    Typed(Vec<Cell>),
+    /// Texts, `""` for an empty cell (a CSV record).
+    Texts(crate::store::Values),
+}
+
+impl RowCells {
+    /// How many cells the row has.
+    pub fn len(&self) -> usize {
+        match self {
+            RowCells::Typed(cells) => cells.len(),
+            RowCells::Texts(texts) => texts.len(),
+        }
+    }
+
+    /// Whether the row has no cell at all.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The cell at `i`, if the row has one.
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<CellRef<'_>> {
+        match self {
+            RowCells::Typed(cells) => cells.get(i).map(CellRef::from),
+            RowCells::Texts(texts) => texts.get(i).map(CellRef::text),
+        }
+    }
+
+    /// The cells in order.
+    pub fn iter(&self) -> impl Iterator<Item = CellRef<'_>> {
+        (0..self.len()).filter_map(|i| self.get(i))
+    }
+
+    /// The cells, copied.
+    pub fn to_vec(&self) -> Vec<Cell> {
+        self.iter().map(CellRef::to_cell).collect()
+    }
+
+    /// The cells, owned.
+    pub fn into_cells(self) -> Vec<Cell> {
+        match self {
+            RowCells::Typed(cells) => cells,
+            texts => texts.iter().map(CellRef::to_cell).collect(),
+        }
+    }
+}
+
+impl FromIterator<Cell> for RowCells {
+    fn from_iter<I: IntoIterator<Item = Cell>>(cells: I) -> RowCells {
+        RowCells::Typed(cells.into_iter().collect())
+    }
+}
+
+impl From<Vec<Cell>> for RowCells {
+    fn from(cells: Vec<Cell>) -> RowCells {
+        RowCells::Typed(cells)
+    }
+}
+
+/// A list of cells, whichever way they are kept.
+impl Serialize for RowCells {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            RowCells::Typed(cells) => cells.serialize(s),
+            texts => s.collect_seq(texts.iter().map(CellRef::to_cell)),
+        }
+    }
+}
+
+/// A cell of a [`RowCells`], borrowed: text (of a CSV record or a text cell) apart, since
+/// that is what nearly every cell holds and the planner reads it without a copy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CellRef<'a> {
+    /// Nothing ([`Cell::Empty`], or an empty CSV field).
+    Empty,
+    /// A string, never empty.
+    Text(&'a str),
+    /// Any other kind of cell.
+    Other(&'a Cell),
+}
+
+impl<'a> CellRef<'a> {
+    /// A text, [`CellRef::Empty`] when it has no character.
+    pub fn text(text: &'a str) -> CellRef<'a> {
+        if text.is_empty() { CellRef::Empty } else { CellRef::Text(text) }
+    }
+
+    /// The cell, owned.
+    pub fn to_cell(self) -> Cell {
+        match self {
+            CellRef::Empty => Cell::Empty,
+            CellRef::Text(text) => Cell::Text(text.into()),
+            CellRef::Other(cell) => cell.clone(),
+        }
+    }
+
+    /// Whether the cell is empty or holds whitespace only, as [`Cell::is_blank`].
+    pub fn is_blank(self) -> bool {
+        match self {
+            CellRef::Empty => true,
+            CellRef::Text(text) => text.trim().is_empty(),
+            CellRef::Other(cell) => cell.is_blank(),
+        }
+    }
+}
+
+impl<'a> From<&'a Cell> for CellRef<'a> {
+    #[inline]
+    fn from(cell: &'a Cell) -> CellRef<'a> {
+        match cell {
+            Cell::Empty => CellRef::Empty,
+            Cell::Text(text) => CellRef::text(text),
+            other => CellRef::Other(other),
+        }
+    }
+}
+
+impl fmt::Display for CellRef<'_> {
+    /// As [`Cell`]'s display.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CellRef::Empty => Ok(()),
+            CellRef::Text(text) => f.write_str(text),
+            CellRef::Other(cell) => cell.fmt(f),
+        }
+    }
 }
 
 /// What one cell holds, exactly as the file stored it.

@@ -201,7 +201,7 @@ impl<'a> SheetBuilder<'a> {
                                 None => aligned.strays.push((index, column, cell)),
                             }
                         }
-                        aligned.rows.push(RawRow { row: row + 1, cells: values });
+                        aligned.rows.push(RawRow { row: row + 1, cells: values.into() });
                         self.spare = cells;
                     }
                 }
@@ -263,7 +263,7 @@ impl Aligned {
             let mut cells: SparseRow = header
                 .columns
                 .iter()
-                .zip(raw.cells)
+                .zip(raw.cells.into_cells())
                 .filter(|(_, cell)| *cell != Cell::Empty)
                 .map(|(column, cell)| (*column, cell))
                 .collect();
@@ -309,7 +309,7 @@ impl Aligned {
         let rows = kept
             .map(|(index, row)| {
                 let mut cells = vec![Cell::Empty; headers.len()];
-                for (cell, to) in row.cells.into_iter().zip(&moved) {
+                for (cell, to) in row.cells.into_cells().into_iter().zip(&moved) {
                     cells[*to] = cell;
                 }
                 while strays.next_if(|(i, _, _)| *i < index).is_some() {}
@@ -318,7 +318,7 @@ impl Aligned {
                         cells[to] = cell;
                     }
                 }
-                RawRow { row: row.row, cells }
+                RawRow { row: row.row, cells: cells.into() }
             })
             .collect();
         Ok(RawSheet { name, headers, rows })
@@ -356,7 +356,7 @@ fn finish_sparse(file: &str, name: String, rows: BTreeMap<u32, SparseRow>) -> Re
                     aligned[i] = cell;
                 }
             }
-            RawRow { row: row + 1, cells: aligned }
+            RawRow { row: row + 1, cells: aligned.into() }
         })
         .collect();
     Ok(RawSheet { name, headers, rows })
@@ -433,7 +433,7 @@ mod tests {
         let sheet = b.finish().unwrap();
         let headers: Vec<_> = sheet.headers.iter().map(|h| (h.column, h.text.as_str())).collect();
         assert_eq!(headers, [(1, "Identifier"), (2, "Email"), (4, "")]);
-        let rows: Vec<_> = sheet.rows.iter().map(|r| (r.row, r.cells.clone())).collect();
+        let rows: Vec<_> = sheet.rows.iter().map(|r| (r.row, r.cells.to_vec())).collect();
         assert_eq!(
             rows,
             [
@@ -454,7 +454,8 @@ mod tests {
         b.push(&mut budget, 2, 0, text("b")).unwrap();
         b.push(&mut budget, 1, 1, text("c")).unwrap();
         b.push(&mut budget, 1, 0, text("z")).unwrap(); // the same cell again: the last one wins
-        let rows: Vec<_> = b.finish().unwrap().rows.into_iter().map(|r| (r.row, r.cells)).collect();
+        let rows: Vec<_> =
+            b.finish().unwrap().rows.into_iter().map(|r| (r.row, r.cells.into_cells())).collect();
         assert_eq!(rows, [(2, vec![text("z"), text("c")]), (3, vec![text("b"), Cell::Empty])]);
     }
 
@@ -525,7 +526,7 @@ mod tests {
         let sheet = b.finish().unwrap();
         let headers: Vec<_> = sheet.headers.iter().map(|h| (h.column, h.text.as_str())).collect();
         assert_eq!(headers, [(0, "Identifier"), (1, ""), (2, ""), (3, "Email")]);
-        let rows: Vec<_> = sheet.rows.iter().map(|r| (r.row, r.cells.clone())).collect();
+        let rows: Vec<_> = sheet.rows.iter().map(|r| (r.row, r.cells.to_vec())).collect();
         let empty = Cell::Empty;
         assert_eq!(
             rows,

@@ -398,7 +398,7 @@ mod tests {
         let sheet = &wb.sheets[0];
         assert_eq!(sheet.rows[0].row, 2);
         assert_eq!(
-            sheet.rows[0].cells,
+            sheet.rows[0].cells.to_vec(),
             [
                 Cell::Text("00123".into()),
                 Cell::Float(42.0),
@@ -406,9 +406,9 @@ mod tests {
                 Cell::DateTime(CellDateTime::from_iso("2024-01-31").unwrap())
             ]
         );
-        assert_eq!(sheet.rows[1].cells[0], Cell::Empty);
+        assert_eq!(sheet.rows[1].cells.to_vec()[0], Cell::Empty);
         assert!(
-            matches!(&sheet.rows[1].cells[3], Cell::DateTime(d) if d.iso() == "2024-02-29T12:30:00")
+            matches!(&sheet.rows[1].cells.to_vec()[3], Cell::DateTime(d) if d.iso() == "2024-02-29T12:30:00")
         );
     }
 
@@ -436,7 +436,8 @@ mod tests {
             }
         });
         let wb = read(&bytes);
-        let cells: Vec<_> = wb.sheets[0].rows.iter().map(|r| (r.row, r.cells[0].clone())).collect();
+        let cells: Vec<_> =
+            wb.sheets[0].rows.iter().map(|r| (r.row, r.cells.to_vec()[0].clone())).collect();
         assert_eq!(
             cells,
             [
@@ -642,7 +643,7 @@ mod tests {
         assert_eq!(wb.sheets.len(), 1);
         let sheet = &wb.sheets[0];
         assert_eq!(sheet.name, "User");
-        let rows: Vec<_> = sheet.rows.iter().map(|r| (r.row, r.cells.clone())).collect();
+        let rows: Vec<_> = sheet.rows.iter().map(|r| (r.row, r.cells.to_vec())).collect();
         assert_eq!(
             rows,
             [
@@ -695,7 +696,7 @@ mod tests {
         assert_eq!(sheet.headers.len(), 3);
         assert_eq!(sheet.rows.len(), 1);
         assert_eq!(
-            sheet.rows[0].cells,
+            sheet.rows[0].cells.to_vec(),
             [
                 Cell::Text("00123".into()),
                 Cell::DateTime(CellDateTime::from_iso("2024-01-31").unwrap()),

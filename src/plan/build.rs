@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::error::Result;
-use crate::import::{self, Cell, RawRow, RawSheet, RawWorkbook};
+use crate::import::{self, Cell, CellRef, RawRow, RawSheet, RawWorkbook};
 use crate::schema::{AttributeKind, EntityType, Schema};
 use crate::store::{ImageId, Row, Store, Text, Values};
 use crate::template;
@@ -556,7 +556,7 @@ impl TypeChanges {
         // such a key is not absent, so its stored row must not be planned for deletion.
         let mut mentioned: HashSet<String> = HashSet::new();
         for raw in &sheet.rows {
-            let cell_at = |i: usize| raw.cells.get(i).unwrap_or(&Cell::Empty);
+            let cell_at = |i: usize| raw.cells.get(i).unwrap_or(CellRef::Empty);
             let place = RowPlace { sheet, columns, row: raw.row };
             let mut finding = |severity, code, col, value, message, fix| {
                 findings.push(place.finding(severity, code, col, value, message, fix))
@@ -564,7 +564,7 @@ impl TypeChanges {
             // The command.
             let action = match (mode, columns.command) {
                 (Mode::Complete, Some(c)) => {
-                    if !matches!(cell_at(c), Cell::Empty) {
+                    if cell_at(c) != CellRef::Empty {
                         ignored_commands += 1;
                     }
                     Action::Upsert
@@ -923,7 +923,7 @@ fn value_patches<'w>(
     patches: &mut Vec<Patch<'w>>,
 ) {
     let (raw, action, columns) = (intent.raw, intent.action, place.columns);
-    let cell_at = |i: usize| raw.cells.get(i).unwrap_or(&Cell::Empty);
+    let cell_at = |i: usize| raw.cells.get(i).unwrap_or(CellRef::Empty);
     let mut finding = |severity, code, col, value, message, fix| {
         findings.push(place.finding(severity, code, col, value, message, fix))
     };
@@ -964,9 +964,12 @@ fn value_patches<'w>(
             patches.push(Patch::Set(Cow::Borrowed("")));
             continue;
         }
-        if let (Some(old), Cell::Text(text)) = (stored, cell)
-            && old.values[ai] == **text
-        {
+        let same = match (stored, cell) {
+            (Some(old), CellRef::Text(text)) => old.values.is(ai, text),
+            (Some(old), CellRef::Empty) => old.values.is(ai, ""),
+            _ => false,
+        };
+        if same {
             patches.push(Patch::Keep);
             continue;
         }
@@ -1063,7 +1066,7 @@ fn update(
     // Most rows of a complete-mode file are unchanged: compare first, copy only on change
     // (and name the source row only then: a copy of the sheet's name per row, issue 6).
     let differs = |(ai, p): (usize, &Patch)| match p {
-        Patch::Set(new) if old.values[ai] != *new => Some(ai),
+        Patch::Set(new) if !old.values.is(ai, new) => Some(ai),
         _ => None,
     };
     let first = patches.iter().enumerate().find_map(differs)?;
@@ -1121,11 +1124,11 @@ fn delete(et: &EntityType, old: &Row, source: Option<SourceRow>) -> Change {
 /// `YYYY-MM-DD` (what nearly every cell of a template or a CSV file holds).
 fn canonical_cow<'w>(
     kind: &AttributeKind,
-    cell: &'w Cell,
+    cell: CellRef<'w>,
 ) -> Result<Cow<'w, str>, import::CellProblem> {
-    if let Cell::Text(text) = cell {
+    if let CellRef::Text(text) = cell {
         let borrowed = match kind {
-            AttributeKind::Text => Some(text.as_str()),
+            AttributeKind::Text => Some(text),
             AttributeKind::Reference { .. } | AttributeKind::Email | AttributeKind::Date => {
                 Some(trimmed(text))
             }
@@ -1142,18 +1145,27 @@ fn canonical_cow<'w>(
             return checked.map(|()| Cow::Borrowed(value));
         }
     }
-    import::canonical(kind, cell).map(Cow::Owned)
+    canonical_of(cell, |cell| import::canonical(kind, cell)).map(Cow::Owned)
+}
+
+/// `canonical` of the cell, made a [`Cell`] first when it is packed text (the rare text that
+/// is not canonical as it stands).
+fn canonical_of<T>(cell: CellRef<'_>, canonical: impl FnOnce(&Cell) -> T) -> T {
+    match cell {
+        CellRef::Other(cell) => canonical(cell),
+        cell => canonical(&cell.to_cell()),
+    }
 }
 
 /// [`import::canonical_key`], borrowing the cell's own text when it is already canonical.
-fn canonical_key_cow(cell: &Cell) -> Result<Cow<'_, str>, import::CellProblem> {
-    if let Cell::Text(text) = cell {
+fn canonical_key_cow(cell: CellRef<'_>) -> Result<Cow<'_, str>, import::CellProblem> {
+    if let CellRef::Text(text) = cell {
         let key = trimmed(text);
         if !has_e(key) || !may_be_scientific(key) {
             return Ok(Cow::Borrowed(key));
         }
     }
-    import::canonical_key(cell).map(Cow::Owned)
+    canonical_of(cell, import::canonical_key).map(Cow::Owned)
 }
 
 /// `text.trim()`, without decoding characters when both ends are visible ASCII (nearly every
@@ -1178,19 +1190,19 @@ fn may_be_scientific(text: &str) -> bool {
     text.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'E' | b'e' | b'+' | b'-' | b' '))
 }
 
-fn is_null_null(cell: &Cell) -> bool {
+fn is_null_null(cell: CellRef<'_>) -> bool {
     // The length first: every cell is asked, and few are as long.
-    matches!(cell, Cell::Text(t) if t.len() >= import::NULL_NULL.len() && trimmed(t) == import::NULL_NULL)
+    matches!(cell, CellRef::Text(t) if t.len() >= import::NULL_NULL.len() && trimmed(t) == import::NULL_NULL)
 }
 
 /// A cell as text, for messages and commands.
-pub(super) fn cell_text(cell: &Cell) -> String {
+pub(super) fn cell_text(cell: CellRef<'_>) -> String {
     match cell {
-        Cell::Empty => String::new(),
-        Cell::Text(t) => t.to_string(),
+        CellRef::Empty => String::new(),
+        CellRef::Text(t) => t.to_string(),
         // A cell that is no text (an error, a formula without its value, a date) is shown as
         // the person sees it in Excel, never as Rust's debug form.
-        other => {
+        CellRef::Other(other) => {
             import::canonical(&AttributeKind::Text, other).unwrap_or_else(|_| other.to_string())
         }
     }
@@ -1339,13 +1351,13 @@ mod canonical_cow_tests {
             for text in texts {
                 let cell = Cell::Text(text.into());
                 let expected = import::canonical(kind, &cell);
-                let got = canonical_cow(kind, &cell).map(Cow::into_owned);
+                let got = canonical_cow(kind, CellRef::from(&cell)).map(Cow::into_owned);
                 assert_eq!(got, expected, "{kind:?} {text:?}");
             }
         }
         for text in texts {
             let cell = Cell::Text(text.into());
-            let got = canonical_key_cow(&cell).map(Cow::into_owned);
+            let got = canonical_key_cow(CellRef::from(&cell)).map(Cow::into_owned);
             assert_eq!(got, import::canonical_key(&cell), "key {text:?}");
         }
     }
@@ -1384,7 +1396,7 @@ mod parallel_tests {
                 let date = if i % 11 == 0 { "not a date" } else { "" };
                 let cells = [commands[i as usize % commands.len()], &key, &value, date]
                     .map(|t| if t.is_empty() { Cell::Empty } else { Cell::Text(t.into()) });
-                RawRow { row: i + 2, cells: cells.into() }
+                RawRow { row: i + 2, cells: Vec::from(cells).into() }
             })
             .collect();
         let sheet = RawSheet {

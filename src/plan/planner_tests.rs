@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::import::{Cell, FileFormat, RawHeader, RawRow, RawSheet, RawWorkbook};
+use crate::import::{Cell, FileFormat, RawHeader, RawRow, RawSheet, RawWorkbook, RowCells};
 use crate::schema::Schema;
 use crate::store::Row;
 use crate::thresholds::Thresholds;
@@ -81,15 +81,27 @@ fn user_sheet(rows: &[&[(&str, &str)]]) -> RawWorkbook {
     }
 }
 
+/// The plan of `workbook`, which every test also checks is the plan of the same rows packed
+/// as a CSV record is ([`RowCells::Texts`]).
 fn plan(workbook: &RawWorkbook, mode: Mode) -> Plan {
-    build(
-        &Schema::directory(),
-        &stored(),
-        workbook,
-        mode,
-        InputFile::from_bytes("t.xlsx", b""),
-        &Thresholds::default(),
-    )
+    let build = |workbook| {
+        build(
+            &Schema::directory(),
+            &stored(),
+            workbook,
+            mode,
+            InputFile::from_bytes("t.xlsx", b""),
+            &Thresholds::default(),
+        )
+    };
+    let mut packed = workbook.clone();
+    for row in packed.sheets.iter_mut().flat_map(|s| s.rows.iter_mut()) {
+        let texts = row.cells.iter().map(|c| c.to_string());
+        row.cells = RowCells::Texts(texts.collect::<Vec<_>>().iter().collect());
+    }
+    let typed = build(workbook);
+    assert_eq!(build(&packed), typed, "packed rows plan as typed ones");
+    typed
 }
 
 fn ops(plan: &Plan) -> Vec<(Op, &str)> {

@@ -42,6 +42,18 @@ impl Values {
         Some(&self.text[start..end])
     }
 
+    /// Whether the value at `i` is `text` (never when there is no value at `i`): what a sync
+    /// asks of every cell of a full template, compared inline since most values are a few
+    /// bytes (a call to `memcmp` a cell was half of comparing a sheet with the stored rows,
+    /// issue 6).
+    #[inline]
+    pub fn is(&self, i: usize, text: &str) -> bool {
+        let Some(&end) = self.ends.get(i) else { return false };
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        let value = &self.text.as_bytes()[start..end as usize];
+        value.len() == text.len() && same_bytes(value, text.as_bytes())
+    }
+
     /// The values in order.
     pub fn iter(&self) -> Iter<'_> {
         Iter { values: self, front: 0, back: self.len() }
@@ -80,6 +92,30 @@ impl Values {
             text.push_str(v);
             ends.push(offset(text.len()));
         }
+        Values { text: text.into_boxed_str(), ends: ends.into_boxed_slice() }
+    }
+}
+
+impl Values {
+    /// The values `text` holds end to end, each ending where `ends` says: what a CSV record
+    /// gives, packed as it is read.
+    ///
+    /// # Panics
+    ///
+    /// If an end is out of order, past the text or inside a character (as slicing would), or
+    /// if the last one leaves text out.
+    pub(crate) fn packed(text: String, ends: Vec<u32>) -> Values {
+        let mut start = 0;
+        for &end in &ends {
+            let end = end as usize;
+            assert!(
+                start <= end && text.is_char_boundary(end),
+                "value ends {ends:?} do not fit a text of {} bytes",
+                text.len()
+            );
+            start = end;
+        }
+        assert_eq!(start, text.len(), "value ends {ends:?} leave text out");
         Values { text: text.into_boxed_str(), ends: ends.into_boxed_slice() }
     }
 }
@@ -137,6 +173,24 @@ impl Builder {
             values.set(i, &v);
         }
         values
+    }
+}
+
+/// Whether two byte strings of the same length are equal: short ones compared as two
+/// overlapping words (no call, a branch on the length that the usual short values predict
+/// well), longer ones by the slice comparison.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    debug_assert_eq!(a.len(), b.len());
+    let n = a.len();
+    let word = |s: &[u8], at: usize| u64::from_ne_bytes(s[at..at + 8].try_into().unwrap_or([0; 8]));
+    let half = |s: &[u8], at: usize| u32::from_ne_bytes(s[at..at + 4].try_into().unwrap_or([0; 4]));
+    match n {
+        0 => true,
+        1..4 => a == b,
+        4..8 => (half(a, 0) ^ half(b, 0)) | (half(a, n - 4) ^ half(b, n - 4)) == 0,
+        8..=16 => (word(a, 0) ^ word(b, 0)) | (word(a, n - 8) ^ word(b, n - 8)) == 0,
+        _ => a == b,
     }
 }
 
@@ -296,6 +350,25 @@ mod tests {
         assert_eq!(Builder::new(2, 8).finish(), ["", ""]);
     }
 
+    #[test]
+    fn a_value_is_the_text_it_holds_and_no_other() {
+        let long = "a value longer than sixteen bytes";
+        let v: Values = ["", "a", "abc", "abcd", "abcdefg", "abcdefgh", "0123456789abcdef", long]
+            .into_iter()
+            .collect();
+        for (i, text) in v.iter().enumerate() {
+            assert!(v.is(i, text), "{text:?}");
+            // Each length compared, at each end and in the middle.
+            for at in 0..text.len() {
+                let mut other = text.as_bytes().to_vec();
+                other[at] ^= 1;
+                assert!(!v.is(i, std::str::from_utf8(&other).unwrap()), "{text:?} at {at}");
+            }
+            assert!(!v.is(i, &format!("{text}x")));
+        }
+        assert!(!v.is(8, ""), "past the end: no value");
+    }
+
     proptest! {
         /// Packed values behave as the vector of strings they replace: reading, replacing any
         /// one of them, ordering and equality.
@@ -310,6 +383,11 @@ mod tests {
             prop_assert_eq!(va.iter().collect::<Vec<_>>(), a.iter().map(String::as_str).collect::<Vec<_>>());
             prop_assert_eq!(va.cmp(&vb), a.cmp(&b));
             prop_assert_eq!(va == vb, a == b);
+            for (i, text) in a.iter().enumerate() {
+                prop_assert!(va.is(i, text));
+                prop_assert_eq!(va.is(i, &new), *text == new);
+            }
+            prop_assert!(!va.is(a.len(), ""));
             if !a.is_empty() {
                 let i = at.index(a.len());
                 let mut a = a.clone();
@@ -318,6 +396,7 @@ mod tests {
                 prop_assert_eq!(va.iter().collect::<Vec<_>>(), a.iter().map(String::as_str).collect::<Vec<_>>());
                 prop_assert_eq!(va, a.iter().collect::<Values>());
             }
+
         }
     }
 }

@@ -255,8 +255,8 @@ proptest! {
             users.rows.push(dup);
             let mut dangling = first;
             dangling.row = 1000;
-            dangling.cells[0] = Cell::Text("99999".into());
-            dangling.cells[8] = Cell::Text("88888".into());
+            dangling.cells.to_vec()[0] = Cell::Text("99999".into());
+            dangling.cells.to_vec()[8] = Cell::Text("88888".into());
             users.rows.push(dangling);
         }
         let plan = plan_of(&store, &workbook);
