@@ -41,6 +41,7 @@ mod values;
 pub(crate) use batch::RowWrite;
 pub(crate) use layout::{ImageReader, RowEncoder};
 pub use values::Values;
+pub(crate) use values::{same_text, text_order};
 
 /// One stored row: its key and its attribute values in the entity type's attribute order.
 /// An empty string is an empty value.

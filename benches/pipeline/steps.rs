@@ -264,8 +264,9 @@ fn end_to_end(files: &Files, rows: usize, upload: &Path) -> BoxResult<Measured> 
     let mut probe = Probe::start();
     let mut store = Store::open(db.path())?;
     // As `plan::from_file` does: the file is opened (an .xlsx stays in its file, a CSV is
-    // read into memory), then parsed and fingerprinted on a second thread while this one loads
-    // the stored rows, and the plan built on the reader's thread, which frees the upload.
+    // read into memory), then parsed, fingerprinted and prepared (what the plan needs of the
+    // file alone) on a second thread while this one loads the stored rows; the plan is
+    // finished on the reader's thread, which frees the upload.
     let name = upload.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let upload = Upload::open(upload)?;
     let (schema, thresholds) = (store.schema(), Thresholds::load(&store)?);
@@ -277,13 +278,15 @@ fn end_to_end(files: &Files, rows: usize, upload: &Path) -> BoxResult<Measured> 
         upload,
         &CsvOptions::default(),
         &mut |_, _| true,
-        |workbook, input, stored| {
-            probe.lap("import::read + sha256 + Snapshot::load (two threads)");
+        |workbook, rows| {
+            let prepared = plan::Prepared::new(schema, workbook, Mode::Complete);
+            let (input, stored) = rows.wait()?;
+            probe.lap("import::read + sha256 + prepare, Snapshot::load (two threads)");
             read = workbook.sheets.iter().map(|s| s.rows.len()).sum();
-            plan::build(schema, stored, &workbook, Mode::Complete, input, &thresholds)
+            Ok(prepared.finish(stored, input, &thresholds))
         },
     )?;
-    probe.lap("plan::build, then free the upload");
+    probe.lap("finish the plan, then free the upload");
     // As `plan::from_file` returns: the stored rows are freed before the apply.
     drop(snapshot);
     probe.lap("free the stored rows");

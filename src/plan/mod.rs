@@ -19,7 +19,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use build::{Snapshot, build, check_changes, summarise};
+pub use build::{Prepared, Snapshot, build, check_changes, summarise};
 
 use crate::store::{ImageId, Row};
 use crate::thresholds::Evaluation;
@@ -351,8 +351,10 @@ pub fn from_file(
     let name = crate::import::file_name(path);
     let (schema, limits) = (store.schema(), crate::thresholds::Thresholds::load(store)?);
     let (plan, _stored) =
-        read_with_snapshot(store, &name, upload, csv, reading, |workbook, input, stored| {
-            build(schema, stored, &workbook, mode, input, &limits)
+        read_with_snapshot(store, &name, upload, csv, reading, |workbook, rows| {
+            let prepared = Prepared::new(schema, workbook, mode);
+            let (input, stored) = rows.wait()?;
+            Ok(prepared.finish(stored, input, &limits))
         })?;
     Ok(plan)
 }
@@ -361,27 +363,30 @@ pub fn from_file(
 /// file on a second thread, the repository on this one (a SQLite connection stays on its
 /// thread). On two cores this hides the load behind the read, a tenth of a sync (issue 6).
 ///
-/// `then` runs on the reader's thread once both are there, with the workbook, the upload's
-/// [`InputFile`] and the stored rows (it builds the plan): the memory the read freed
-/// (mimalloc keeps a heap per thread) is reused there. An upload in memory is fingerprinted
-/// by whichever thread is free first, the reader once it has parsed it or this one once the
-/// rows are loaded (which of the two finishes first depends on the file and the repository),
-/// and its bytes are freed as soon as both are done with them; an `.xlsx` is fingerprinted
-/// by the reader ([`crate::import::Upload::read_fingerprinted`]).
+/// `then` runs on the reader's thread once the file is read, with the workbook and an
+/// [`Arrival`] to wait for the stored rows (and the upload's [`InputFile`]) with: it does what
+/// needs the file alone first (a [`Prepared`] plan), then waits and finishes the plan. The
+/// workbook is freed on that thread when `then` returns, so the memory the read took is
+/// reused there (mimalloc keeps a heap per thread). An upload in memory is fingerprinted by
+/// whichever thread is free first, the reader once it has parsed it or this one once the rows
+/// are loaded (which of the two finishes first depends on the file and the repository), and
+/// its bytes are freed as soon as both are done with them; an `.xlsx` is fingerprinted by the
+/// reader ([`crate::import::Upload::read_fingerprinted`]).
 ///
 /// `reading` gets the import's progress as [`crate::import::read_bytes_with_progress`]
 /// describes, always on this thread; returning `false` cancels both.
 ///
 /// # Errors
 ///
-/// The import's errors, repository read errors, [`crate::ErrorCode::Cancelled`].
+/// The import's errors, repository read errors, [`crate::ErrorCode::Cancelled`], and those
+/// `then` returns.
 pub fn read_with_snapshot<T: Send>(
     store: &crate::Store,
     name: &str,
     upload: crate::import::Upload,
     csv: &crate::import::CsvOptions,
     reading: &mut dyn FnMut(u64, u64) -> bool,
-    then: impl FnOnce(crate::import::RawWorkbook, InputFile, &Snapshot) -> T + Send,
+    then: impl FnOnce(&crate::import::RawWorkbook, Arrival<'_>) -> crate::Result<T> + Send,
 ) -> crate::Result<(T, Snapshot)> {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -431,14 +436,17 @@ pub fn read_with_snapshot<T: Send>(
             // Hanging up tells the other thread the read is over.
             drop(report);
             let (workbook, ours) = read?;
-            // No rows come when their load failed or was cancelled: that is reported below.
-            let (stored, theirs) = loaded.recv().map_err(|_| import::cancelled(name))?;
-            // Exactly one thread took the fingerprint: this one, or the other before sending.
-            let (bytes, sha256) = ours
-                .or(theirs)
-                .ok_or_else(|| crate::Error::internal("the upload was not fingerprinted"))?;
-            let input = InputFile { name: name.to_string(), sha256, bytes };
-            Ok((then(workbook, input, &stored), stored))
+            let stored = std::cell::OnceCell::new();
+            let arrival = Arrival { name, loaded: &loaded, ours, stored: &stored };
+            let out = then(&workbook, arrival)?;
+            // Freed here, on the thread that allocated it (mimalloc keeps a heap per thread).
+            drop(workbook);
+            // The rows come back to the caller, who may not have waited for them.
+            let stored = match stored.into_inner() {
+                Some(stored) => stored,
+                None => loaded.recv().map_err(|_| import::cancelled(name))?.0,
+            };
+            Ok((out, stored))
         });
         // Hands the reader's latest progress to the caller; says whether to go on.
         let mut forward = |latest: Option<(u64, u64)>| {
@@ -490,6 +498,36 @@ pub fn read_with_snapshot<T: Send>(
     })
 }
 
+/// What [`read_with_snapshot`]'s `then` waits for: the stored rows, loaded on another
+/// thread, and the upload's fingerprint.
+pub struct Arrival<'a> {
+    name: &'a str,
+    loaded: &'a std::sync::mpsc::Receiver<(Snapshot, Option<(u64, String)>)>,
+    /// The fingerprint, when the reader took it.
+    ours: Option<(u64, String)>,
+    /// Where the rows are kept once they have come, to go back to the caller.
+    stored: &'a std::cell::OnceCell<Snapshot>,
+}
+
+impl<'a> Arrival<'a> {
+    /// Waits for the stored rows; gives them with the upload as the history records it.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::ErrorCode::Cancelled`] (naming the file) when the rows will not come: their
+    /// load failed or was cancelled, which [`read_with_snapshot`] then reports.
+    pub fn wait(self) -> crate::Result<(InputFile, &'a Snapshot)> {
+        let (rows, theirs) = self.loaded.recv().map_err(|_| crate::import::cancelled(self.name))?;
+        // Exactly one thread took the fingerprint: the reader, or the other before sending.
+        let (bytes, sha256) = self
+            .ours
+            .or(theirs)
+            .ok_or_else(|| crate::Error::internal("the upload was not fingerprinted"))?;
+        let input = InputFile { name: self.name.to_string(), sha256, bytes };
+        Ok((input, self.stored.get_or_init(|| rows)))
+    }
+}
+
 /// The name Excel gives a 0-based column index: 0 -> `A`, 25 -> `Z`, 26 -> `AA`.
 pub fn column_letter(index: u32) -> String {
     let mut n = index as u64 + 1;
@@ -526,9 +564,12 @@ mod tests {
         let (store, bytes) = demo_and_full_template(dir.path());
         let csv = crate::import::CsvOptions::default();
         let mut reports = Vec::new();
-        // `then` gets both and the file's fingerprint, and what it returns comes back with
-        // the stored rows.
-        let both = |workbook, input, stored: &Snapshot| (workbook, input, stored.clone());
+        // `then` gets the file, then waits for the stored rows and the file's fingerprint;
+        // what it returns comes back with the stored rows.
+        let both = |workbook: &crate::import::RawWorkbook, rows: Arrival| {
+            let (input, stored) = rows.wait()?;
+            Ok((workbook.clone(), input, stored.clone()))
+        };
         let ((workbook, input, given), snapshot) = read_with_snapshot(
             &store,
             "full.xlsx",
@@ -553,10 +594,24 @@ mod tests {
         // An .xlsx read from its file is fingerprinted from the file.
         let upload = Upload::open(&dir.path().join("full.xlsx")).unwrap();
         assert!(matches!(upload, Upload::Xlsx(_)));
+        let input_of = |_: &_, rows: Arrival| Ok(rows.wait()?.0);
         let (input, _) =
-            read_with_snapshot(&store, "full.xlsx", upload, &csv, &mut |_, _| true, |_, i, _| i)
+            read_with_snapshot(&store, "full.xlsx", upload, &csv, &mut |_, _| true, input_of)
                 .unwrap();
         assert_eq!(input, InputFile::from_bytes("full.xlsx", &bytes));
+        // A `then` that does not wait still gets the stored rows back to its caller.
+        let count = |workbook: &crate::import::RawWorkbook, _: Arrival| Ok(workbook.sheets.len());
+        let (sheets, snapshot) = read_with_snapshot(
+            &store,
+            "full.xlsx",
+            Upload::Bytes(bytes),
+            &csv,
+            &mut |_, _| true,
+            count,
+        )
+        .unwrap();
+        assert!(sheets > 0);
+        assert_eq!(snapshot, Snapshot::load(&store).unwrap());
     }
 
     #[test]
@@ -612,7 +667,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (store, bytes) = demo_and_full_template(dir.path());
         let csv = crate::import::CsvOptions::default();
-        let keep = |workbook, _, _: &Snapshot| workbook;
+        let keep = |workbook: &crate::import::RawWorkbook, _: Arrival| Ok(workbook.clone());
         let e = read_with_snapshot(
             &store,
             "full.xlsx",
