@@ -750,40 +750,36 @@ impl TypeChanges {
         let mut stored_keys = table.keys().peekable();
         intents.retain(|(key, intent)| {
             let is_stored = walk_to(&mut stored_keys, key, |k| k);
-            let place = RowPlace { sheet, columns, row: intent.raw.row };
-            if intent.action == Action::Add {
-                let Some(stored) = zeros().twin(key) else { return true };
-                mentioned.insert(key.to_string());
-                findings.push(place.finding(
-                    Severity::Error,
-                    "lost_leading_zeros",
-                    Some(columns.key),
-                    Some(key.to_string()),
+            let add = intent.action == Action::Add;
+            if is_stored && !add {
+                return true;
+            }
+            let Some(stored) = zeros().twin(key) else { return true };
+            mentioned.insert(key.to_string());
+            let (message, fix) = if add {
+                (
                     format!(
                         "The key {key} looks like the stored {stored} after Excel dropped its leading zeros."
                     ),
                     format!(
                         "If you meant {stored}, format the column as Text and type it; a new key must not collide with it."
                     ),
-                ));
-                return false;
-            }
-            if is_stored {
-                return true;
-            }
-            let Some(stored) = zeros().twin(key) else { return true };
-            mentioned.insert(stored.to_string());
-            mentioned.insert(key.to_string());
-            findings.push(place.finding(
-                Severity::Error,
-                "lost_leading_zeros",
-                Some(columns.key),
-                Some(key.to_string()),
-                format!("The key {key} looks like {stored} after Excel dropped its leading zeros."),
-                format!(
-                    "Format the column as Text and type {stored}, or use the template (its key column is text)."
-                ),
-            ));
+                )
+            } else {
+                mentioned.insert(stored.to_string());
+                (
+                    format!(
+                        "The key {key} looks like {stored} after Excel dropped its leading zeros."
+                    ),
+                    format!(
+                        "Format the column as Text and type {stored}, or use the template (its key column is text)."
+                    ),
+                )
+            };
+            let place = RowPlace { sheet, columns, row: intent.raw.row };
+            let value = Some(key.to_string());
+            let code = "lost_leading_zeros";
+            findings.push(place.finding(Severity::Error, code, Some(columns.key), value, message, fix));
             false
         });
         // Sized up front: `chunk_by` cannot tell how many groups it makes, and growing the

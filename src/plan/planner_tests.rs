@@ -418,6 +418,11 @@ fn a_key_that_lost_its_leading_zeros_is_an_error() {
     assert!(p.findings[0].message.contains("00002"));
     let p = incremental(&[&[("Command", "Modify"), ("Identifier", "00002"), ("Manager", "1")]]);
     assert_eq!(codes(&p), ["lost_leading_zeros"]);
+    // Adding such a key is refused too: it would collide with the stored one.
+    let p = incremental(&[&[("Command", "Add"), ("Identifier", "3"), ("LastName", "New")]]);
+    assert_eq!(codes(&p), ["lost_leading_zeros"]);
+    assert!(p.findings[0].message.contains("the stored 00003"), "{}", p.findings[0].message);
+    assert!(p.changes.is_empty());
 }
 
 #[test]
