@@ -1458,7 +1458,11 @@ mod parallel_tests {
     /// (updates, rows left as stored, adds of stored keys, modifies and deletes of missing
     /// ones, bad values, duplicate keys) against 3,000 stored users, compared on the number
     /// of threads `threads_for` gives.
-    fn compute(rows: u32, threads_for: fn(usize) -> usize) -> (Vec<Change>, Vec<Finding>, u64) {
+    fn compute(
+        rows: u32,
+        mode: Mode,
+        threads_for: fn(usize) -> usize,
+    ) -> (Vec<Change>, Vec<Finding>, u64) {
         let schema = Schema::directory();
         let user = schema.entity_type("User").unwrap();
         let last = user.attribute_index("LastName").unwrap();
@@ -1494,15 +1498,16 @@ mod parallel_tests {
             rows,
         };
         let mut findings = Vec::new();
-        let columns = map_columns(user, &sheet, Mode::Incremental, &mut findings).unwrap();
-        assert!(findings.is_empty(), "{findings:?}");
-        let intents = TypeIntents::read(user, &sheet, &columns, Mode::Incremental, &mut findings);
+        let columns = map_columns(user, &sheet, mode, &mut findings).unwrap();
+        // Complete mode warns that the sheet leaves most columns out.
+        assert!(findings.iter().all(|f| f.severity == Severity::Warning), "{findings:?}");
+        let intents = TypeIntents::read(user, &sheet, &columns, mode, &mut findings);
         let typed = TypeChanges::compute(
             user,
             &table,
             &sheet,
             &columns,
-            Mode::Incremental,
+            mode,
             intents,
             &mut findings,
             threads_for,
@@ -1512,7 +1517,7 @@ mod parallel_tests {
 
     #[test]
     fn a_plan_compared_on_several_threads_is_the_one_compared_on_one() {
-        let one = compute(5000, |_| 1);
+        let one = compute(5000, Mode::Incremental, |_| 1);
         let codes: HashSet<&str> = one.1.iter().map(|f| f.code).collect();
         for code in ["duplicate_key", "bad_value", "already_exists", "not_found", "unknown_command"]
         {
@@ -1523,11 +1528,31 @@ mod parallel_tests {
             "updates and unchanged rows"
         );
         for threads in [|_| 2, |_| 3, |_| 7] {
-            assert_eq!(compute(5000, threads), one);
+            assert_eq!(compute(5000, Mode::Incremental, threads), one);
         }
         // More parts than key groups: one group each, none lost.
-        let few = compute(12, |_| 1);
+        let few = compute(12, Mode::Incremental, |_| 1);
         assert!(!few.0.is_empty() && !few.1.is_empty(), "{few:?}");
-        assert_eq!(compute(12, |_| 40), few);
+        assert_eq!(compute(12, Mode::Incremental, |_| 40), few);
+    }
+
+    /// Complete mode deletes every stored row no row of the sheet names, in key order: before
+    /// the first key, between the parts the rows are compared in, after the last key, and all
+    /// of them when the sheet has no row.
+    #[test]
+    fn complete_mode_deletes_the_same_rows_whatever_the_threads() {
+        for rows in [0, 12, 5000] {
+            let one = compute(rows, Mode::Complete, |_| 1);
+            let named: HashSet<String> =
+                (0..rows).map(|i| format!("{:05}", (i * 7919) % 4000 + i % 3)).collect();
+            let absent: Vec<String> =
+                (0..3000).map(|i| format!("{i:05}")).filter(|k| !named.contains(k)).collect();
+            let deleted: Vec<&str> =
+                one.0.iter().filter(|c| c.op == Op::Delete).map(|c| c.key.as_str()).collect();
+            assert_eq!(deleted, absent, "{rows} rows");
+            for threads in [|_| 2, |_| 3, |_| 7, |_| 40] {
+                assert_eq!(compute(rows, Mode::Complete, threads), one, "{rows} rows");
+            }
+        }
     }
 }
