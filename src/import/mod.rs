@@ -292,15 +292,6 @@ impl<'a> CellRef<'a> {
             CellRef::Other(cell) => cell.clone(),
         }
     }
-
-    /// Whether the cell is empty or holds whitespace only, as [`Cell::is_blank`].
-    pub fn is_blank(self) -> bool {
-        match self {
-            CellRef::Empty => true,
-            CellRef::Text(text) => text.trim().is_empty(),
-            CellRef::Other(cell) => cell.is_blank(),
-        }
-    }
 }
 
 impl<'a> From<&'a Cell> for CellRef<'a> {
@@ -1057,6 +1048,27 @@ mod tests {
         );
         wb.format = FileFormat::Xlsx;
         assert_eq!(wb.entity_type_of(&schema, &sheet("export", &["Identifier"])), None);
+    }
+
+    #[test]
+    fn a_packed_row_reads_displays_and_serialises_as_its_typed_cells() {
+        let typed = vec![Cell::Text("00042".into()), Cell::Empty, Cell::Text("été".into())];
+        let packed = RowCells::Texts(["00042", "", "été"].into_iter().collect());
+        assert_eq!(packed.len(), 3);
+        assert_eq!(packed.get(0), Some(CellRef::Text("00042")));
+        assert_eq!(packed.get(1), Some(CellRef::Empty), "an empty text is an empty cell");
+        assert_eq!(packed.get(3), None);
+        assert_eq!(packed.to_vec(), typed);
+        let typed = RowCells::from(typed);
+        assert!(packed.iter().eq(typed.iter()), "the same cells, borrowed");
+        let shown = |cells: &RowCells| cells.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+        assert_eq!(shown(&packed), shown(&typed));
+        let json = |cells: &RowCells| serde_json::to_string(cells).unwrap();
+        assert_eq!(json(&packed), json(&typed));
+        assert_eq!(packed.clone().into_cells(), typed.clone().into_cells());
+        // A typed cell of another kind is borrowed as it is.
+        assert_eq!(CellRef::from(&Cell::Int(7)), CellRef::Other(&Cell::Int(7)));
+        assert_eq!(CellRef::from(&Cell::Text("".into())), CellRef::Empty);
     }
 
     #[test]
