@@ -6,7 +6,9 @@
 //! state (so the order of rows in the file never matters): missing, duplicated or unsafe keys,
 //! values of the wrong kind, references to keys that will not exist, manager cycles, deletes of
 //! rows still referenced, and the accident detectors. Findings name sheet, row, column, value
-//! and the fix. A plan with errors cannot be applied; warnings travel with it.
+//! and the fix. A plan with errors cannot be applied; warnings travel with it. It comes in two
+//! steps, [`Prepared::new`] (what needs the file alone) and [`Prepared::finish`] (with the
+//! stored rows), so that [`from_file`] does the first while the stored rows load.
 //!
 //! Output order is deterministic: changes by entity type (schema order) then key; findings by
 //! sheet, row, column.
