@@ -8,6 +8,13 @@
 //!   reads (a full pipe blocks the writer). The file is printed when a test fails.
 //! - Ports are picked free per test, and the webview gets software rendering settings that
 //!   work under Xvfb.
+//! - A request that dies in transport (tauri-driver answering "connection closed before
+//!   message completed" when WebKitWebDriver dropped the connection) says nothing about the
+//!   app: looking an element up is tried again, a few times, and starting the session is
+//!   tried once more with fresh drivers. WebDriver's own errors (no such element, the app
+//!   gone) still fail the test at once.
+//! - tauri-driver's errors carry no backtraces (`RUST_LIB_BACKTRACE=0`): a few dozen lines
+//!   each buried the test's own message at the end of CI's output.
 
 use std::fs::File;
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
@@ -16,11 +23,15 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::elements::Element;
+use fantoccini::error::{CmdError, NewSessionError};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
 /// How long the app may take to show something (the first start creates the demo repository).
 pub const STARTUP: Duration = Duration::from_secs(60);
+
+/// How many times a lookup is tried again after the WebDriver connection dropped it.
+const TRANSPORT_RETRIES: u32 = 3;
 
 /// A running app on its own temporary repository.
 pub struct App {
@@ -54,18 +65,18 @@ impl App {
             .expect("a temporary folder for the repository");
         let db = dir.path().join("repository.db");
         prepare(&db);
-        let driver = Driver::start(name, &db, env);
-        let capabilities = json!({
-            "browserName": "wry",
-            "tauri:options": { "application": env!("CARGO_BIN_EXE_idbulk-app") },
-        });
-        let serde_json::Value::Object(capabilities) = capabilities else { unreachable!() };
-        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(capabilities)
-            .connect(&format!("http://127.0.0.1:{}", driver.port))
-            .await
-            .unwrap_or_else(|e| panic!("no WebDriver session on the app: {e}"));
-        App { client, db, _driver: driver, _dir: dir }
+        let mut attempt = 1;
+        loop {
+            let driver = Driver::start(name, &db, env);
+            match new_session(driver.port).await {
+                Ok(client) => return App { client, db, _driver: driver, _dir: dir },
+                Err(e) if attempt == 1 && session_lost_in_transport(&e) => {
+                    eprintln!("starting the WebDriver session failed in transport ({e}); again");
+                    attempt += 1;
+                }
+                Err(e) => panic!("no WebDriver session on the app: {e}"),
+            }
+        }
     }
 
     /// Waits for the element `css` matches and returns its text.
@@ -76,12 +87,23 @@ impl App {
 
     /// Waits for the element `css` matches.
     pub async fn element(&self, css: &str) -> Element {
-        self.client
-            .wait()
-            .at_most(STARTUP)
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no element `{css}`: {e}"))
+        self.wait_for(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no element `{css}`: {e}"))
+    }
+
+    /// Waits up to [`STARTUP`] for an element, looking again when the connection to the
+    /// drivers dropped a lookup (a lookup changes nothing, so asking twice is harmless).
+    async fn wait_for(&self, locator: Locator<'_>) -> Result<Element, CmdError> {
+        let mut retries = 0;
+        loop {
+            match self.client.wait().at_most(STARTUP).for_element(locator).await {
+                Err(e) if retries < TRANSPORT_RETRIES && lost_in_transport(&e) => {
+                    retries += 1;
+                    eprintln!("looking up {locator:?} failed in transport ({e}); again");
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+                result => return result,
+            }
+        }
     }
 
     /// Every element `css` matches now (none is not an error).
@@ -118,10 +140,7 @@ impl App {
     /// Waits for the button whose text is `text` and clicks it.
     pub async fn click_button(&self, text: &str) {
         let xpath = format!(r#"//button[normalize-space(.)="{text}" and not(@disabled)]"#);
-        self.client
-            .wait()
-            .at_most(STARTUP)
-            .for_element(Locator::XPath(&xpath))
+        self.wait_for(Locator::XPath(&xpath))
             .await
             .unwrap_or_else(|e| panic!("no enabled button `{text}`: {e}"))
             .click()
@@ -201,6 +220,8 @@ impl Driver {
             .env("LIBGL_ALWAYS_SOFTWARE", "1")
             .env("NO_AT_BRIDGE", "1")
             .env("GDK_BACKEND", "x11")
+            // Errors without backtraces, so the log stays short enough to read.
+            .env("RUST_LIB_BACKTRACE", "0")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(out)
@@ -248,6 +269,33 @@ impl Drop for Driver {
         eprintln!("tauri-driver ignored SIGTERM for 10 s; killing it");
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Opens a WebDriver session on the app through the tauri-driver listening on `port`.
+async fn new_session(port: u16) -> Result<Client, NewSessionError> {
+    let capabilities = json!({
+        "browserName": "wry",
+        "tauri:options": { "application": env!("CARGO_BIN_EXE_idbulk-app") },
+    });
+    let serde_json::Value::Object(capabilities) = capabilities else { unreachable!() };
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+}
+
+/// Whether a command failed on its way to or from the drivers, rather than being answered.
+fn lost_in_transport(e: &CmdError) -> bool {
+    matches!(e, CmdError::Failed(_) | CmdError::FailedC(_) | CmdError::Lost(_))
+}
+
+/// As [`lost_in_transport`], for starting a session.
+fn session_lost_in_transport(e: &NewSessionError) -> bool {
+    match e {
+        NewSessionError::Failed(_) | NewSessionError::FailedC(_) | NewSessionError::Lost(_) => true,
+        NewSessionError::UnexpectedError(e) => lost_in_transport(e),
+        _ => false,
     }
 }
 
