@@ -10,8 +10,8 @@
 //!   work under Xvfb.
 //! - A request that dies in transport (tauri-driver answering "connection closed before
 //!   message completed" when WebKitWebDriver dropped the connection) says nothing about the
-//!   app: looking an element up is tried again, a few times, and starting the session is
-//!   tried once more with fresh drivers. WebDriver's own errors (no such element, the app
+//!   app: a lookup, a read or typing is asked again, a few times, and starting the session
+//!   is tried once more with fresh drivers. WebDriver's own errors (no such element, the app
 //!   gone) still fail the test at once.
 //! - tauri-driver's errors carry no backtraces (`RUST_LIB_BACKTRACE=0`): a few dozen lines
 //!   each buried the test's own message at the end of CI's output.
@@ -81,8 +81,11 @@ impl App {
 
     /// Waits for the element `css` matches and returns its text.
     pub async fn text_of(&self, css: &str) -> String {
-        let element = self.element(css).await;
-        element.text().await.unwrap_or_else(|e| panic!("text of `{css}`: {e}"))
+        again_if_lost(&format!("the text of `{css}`"), async || {
+            self.wait_for(Locator::Css(css)).await?.text().await
+        })
+        .await
+        .unwrap_or_else(|e| panic!("text of `{css}`: {e}"))
     }
 
     /// Waits for the element `css` matches.
@@ -90,28 +93,21 @@ impl App {
         self.wait_for(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no element `{css}`: {e}"))
     }
 
-    /// Waits up to [`STARTUP`] for an element, looking again when the connection to the
-    /// drivers dropped a lookup (a lookup changes nothing, so asking twice is harmless).
+    /// Waits up to [`STARTUP`] for an element.
     async fn wait_for(&self, locator: Locator<'_>) -> Result<Element, CmdError> {
-        let mut retries = 0;
-        loop {
-            match self.client.wait().at_most(STARTUP).for_element(locator).await {
-                Err(e) if retries < TRANSPORT_RETRIES && lost_in_transport(&e) => {
-                    retries += 1;
-                    eprintln!("looking up {locator:?} failed in transport ({e}); again");
-                    tokio::time::sleep(Duration::from_millis(300)).await;
-                }
-                result => return result,
-            }
-        }
+        again_if_lost(&format!("{locator:?}"), async || {
+            self.client.wait().at_most(STARTUP).for_element(locator).await
+        })
+        .await
     }
 
     /// Every element `css` matches now (none is not an error).
     pub async fn elements(&self, css: &str) -> Vec<Element> {
-        self.client
-            .find_all(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("find `{css}`: {e}"))
+        again_if_lost(&format!("every `{css}`"), async || {
+            self.client.find_all(Locator::Css(css)).await
+        })
+        .await
+        .unwrap_or_else(|e| panic!("find `{css}`: {e}"))
     }
 
     /// Clicks the navigation link of a screen.
@@ -150,9 +146,14 @@ impl App {
 
     /// Replaces the text of the input `css` matches.
     pub async fn type_into(&self, css: &str, text: &str) {
-        let input = self.element(css).await;
-        input.clear().await.unwrap_or_else(|e| panic!("clear `{css}`: {e}"));
-        input.send_keys(text).await.unwrap_or_else(|e| panic!("type into `{css}`: {e}"));
+        // Clearing first makes typing again after a dropped request give the same text.
+        again_if_lost(&format!("typing into `{css}`"), async || {
+            let input = self.wait_for(Locator::Css(css)).await?;
+            input.clear().await?;
+            input.send_keys(text).await
+        })
+        .await
+        .unwrap_or_else(|e| panic!("type into `{css}`: {e}"));
     }
 
     /// Scrolls the element `css` matches to the top of the window.
@@ -283,6 +284,25 @@ async fn new_session(port: u16) -> Result<Client, NewSessionError> {
         .capabilities(capabilities)
         .connect(&format!("http://127.0.0.1:{port}"))
         .await
+}
+
+/// Runs `request` (which must be safe to ask twice: a lookup, a read) and asks again, a few
+/// times, when the connection to the drivers dropped it; `what` names it in the log.
+async fn again_if_lost<T>(
+    what: &str,
+    mut request: impl AsyncFnMut() -> Result<T, CmdError>,
+) -> Result<T, CmdError> {
+    let mut retries = 0;
+    loop {
+        match request().await {
+            Err(e) if retries < TRANSPORT_RETRIES && lost_in_transport(&e) => {
+                retries += 1;
+                eprintln!("{what} failed in transport ({e}); again");
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            result => return result,
+        }
+    }
 }
 
 /// Whether a command failed on its way to or from the drivers, rather than being answered.
