@@ -30,7 +30,7 @@ use serde_json::json;
 /// How long the app may take to show something (the first start creates the demo repository).
 pub const STARTUP: Duration = Duration::from_secs(60);
 
-/// How many times a lookup is tried again after the WebDriver connection dropped it.
+/// How many times a request the connection to the drivers dropped is asked again.
 const TRANSPORT_RETRIES: u32 = 3;
 
 /// A running app on its own temporary repository.
@@ -82,7 +82,7 @@ impl App {
     /// Waits for the element `css` matches and returns its text.
     pub async fn text_of(&self, css: &str) -> String {
         again_if_lost(&format!("the text of `{css}`"), async || {
-            self.wait_for(Locator::Css(css)).await?.text().await
+            self.find(Locator::Css(css)).await?.text().await
         })
         .await
         .unwrap_or_else(|e| panic!("text of `{css}`: {e}"))
@@ -93,12 +93,14 @@ impl App {
         self.wait_for(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no element `{css}`: {e}"))
     }
 
-    /// Waits up to [`STARTUP`] for an element.
+    /// Waits up to [`STARTUP`] for an element, asking again if the request is dropped.
     async fn wait_for(&self, locator: Locator<'_>) -> Result<Element, CmdError> {
-        again_if_lost(&format!("{locator:?}"), async || {
-            self.client.wait().at_most(STARTUP).for_element(locator).await
-        })
-        .await
+        again_if_lost(&format!("{locator:?}"), async || self.find(locator).await).await
+    }
+
+    /// Waits up to [`STARTUP`] for an element (one request at a time, none asked again).
+    async fn find(&self, locator: Locator<'_>) -> Result<Element, CmdError> {
+        self.client.wait().at_most(STARTUP).for_element(locator).await
     }
 
     /// Every element `css` matches now (none is not an error).
@@ -148,7 +150,7 @@ impl App {
     pub async fn type_into(&self, css: &str, text: &str) {
         // Clearing first makes typing again after a dropped request give the same text.
         again_if_lost(&format!("typing into `{css}`"), async || {
-            let input = self.wait_for(Locator::Css(css)).await?;
+            let input = self.find(Locator::Css(css)).await?;
             input.clear().await?;
             input.send_keys(text).await
         })
